@@ -1,0 +1,155 @@
+"""Settings of one contact-center installation.
+
+Everything comes from `CALLCENTER_*` environment variables or a `.env` file and is
+validated once, when a command starts (`load_settings()`): never at import, so tests
+and tools can build their own `Settings` with other ports and directories.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-secret-key-change-me-in-production"
+DEMO_PASSWORDS = {"admin": "admin", "supervisor": "supervisor", "agent": "agent"}
+
+
+def default_pbx_cache() -> Path:
+    """Where the mmdebstrap-built Asterisk root lives: once per machine, shared by clones."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "callcenter" / "asterisk-root"
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message says which variable and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLCENTER_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    access_token_minutes: int = Field(default=12 * 60, ge=1)
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+
+    # Demo users created by `callcenter up`; generated and printed when unset.
+    admin_password: SecretStr | None = None
+    supervisor_password: SecretStr | None = None
+    agent_password: SecretStr | None = None
+
+    # The local PBX. ARI, AMI and HTTP always bind to loopback.
+    asterisk_binary: str = ""  # an installed asterisk to use instead of the local root
+    pbx_root: Path = Field(default_factory=default_pbx_cache)
+    pbx_instance: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]+$")
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    sip_bind: str = "127.0.0.1"
+    carrier_sim_port: int = Field(default=5062, ge=1, le=65535)
+    ari_port: int = Field(default=8088, ge=1, le=65535)
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    rtp_port_start: int = Field(default=10000, ge=1024, le=65535)
+    rtp_port_end: int = Field(default=10999, ge=1024, le=65535)
+    ari_username: str = "callcenter"
+    ari_password: SecretStr | None = None
+    ami_username: str = "callcenter"
+    ami_password: SecretStr | None = None
+    stasis_app: str = "callcenter"
+    pbx_boot_timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError(
+                "must start with sqlite:// or postgresql:// "
+                "(e.g. postgresql://user:pass@127.0.0.1/callcenter)"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.rtp_port_start >= self.rtp_port_end:
+            raise ValueError("CALLCENTER_RTP_PORT_START must be below CALLCENTER_RTP_PORT_END")
+        ports = {
+            "SIP_PORT": self.sip_port,
+            "CARRIER_SIM_PORT": self.carrier_sim_port,
+            "ARI_PORT": self.ari_port,
+            "AMI_PORT": self.ami_port,
+            "HTTP_PORT": self.http_port,
+        }
+        if len(set(ports.values())) != len(ports):
+            raise ValueError(f"ports must differ: {ports}")
+        if self.env == "production":
+            self._refuse_default_secrets()
+        return self
+
+    def _refuse_default_secrets(self) -> None:
+        # A production server with a published default secret is an open door:
+        # anyone could mint tokens or log in as the demo admin.
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError(
+                "CALLCENTER_SECRET_KEY is the development default; set a long random value "
+                "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("CALLCENTER_SECRET_KEY must be at least 32 characters")
+        for role, default in DEMO_PASSWORDS.items():
+            value = getattr(self, f"{role}_password")
+            if value is not None and value.get_secret_value() == default:
+                raise ValueError(f"CALLCENTER_{role.upper()}_PASSWORD is a demo default")
+
+    @cached_property
+    def database(self) -> str:
+        """The SQLAlchemy async URL: the SQLite file in data_dir unless a URL is given."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'callcenter.db').resolve()}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+        return url
+
+    @property
+    def pbx_dir(self) -> Path:
+        """Host-side directory for this instance's generated config, secrets and state."""
+        return self.data_dir / "pbx" / self.pbx_instance
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate the settings, turning pydantic's report into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            name = f"CALLCENTER_{field.upper()}" if field else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {msg}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
