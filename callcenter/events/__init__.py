@@ -1,0 +1,91 @@
+"""Domain events: every state change is published once and fanned out to whoever listens.
+
+The bus is in-process by default and Redis (streams) when `CALLCENTER_REDIS_URL` is set,
+so several controller processes see the same events. Both implement `EventBus`; domain
+code only publishes, transports (websockets, webhooks, metrics) only subscribe.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from callcenter.config import Settings
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened. `type` is dotted, e.g. `call.answered`; `data` is JSON-safe."""
+
+    type: str
+    data: dict[str, Any]
+    id: str = field(default_factory=_new_id)
+    ts: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"id": self.id, "type": self.type, "ts": self.ts, "data": self.data},
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Event:
+        obj = json.loads(raw)
+        return cls(type=obj["type"], data=obj["data"], id=obj["id"], ts=obj["ts"])
+
+    def matches(self, prefixes: tuple[str, ...]) -> bool:
+        """Subscribers filter by type prefix (`call.` gets every call event); empty = all."""
+        return not prefixes or self.type.startswith(prefixes)
+
+
+class Subscription(Protocol):
+    """What `EventBus.subscribe` returns: iterate it, close it when done."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def get(self) -> Event: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def dropped(self) -> int:
+        """Events this subscriber lost because it did not keep up (bounded queue)."""
+        ...
+
+
+class EventBus(Protocol):
+    """Publish/subscribe of domain events, the same for the in-process and Redis buses."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: Event) -> None: ...
+
+    def subscribe(self, *prefixes: str, maxsize: int = 1000) -> Subscription: ...
+
+    async def ping(self) -> bool: ...
+
+
+def create_bus(settings: Settings) -> EventBus:
+    """The configured bus: Redis when a URL is set, else in-process."""
+    if settings.redis_url:
+        from callcenter.events.redis import RedisBus
+
+        return RedisBus(settings.redis_url)
+    from callcenter.events.memory import InMemoryBus
+
+    return InMemoryBus()

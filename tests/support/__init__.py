@@ -1,0 +1,1 @@
+"""Test helpers shared by tests/ and bench/ (throwaway servers, factories)."""
