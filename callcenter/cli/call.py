@@ -1,7 +1,39 @@
-"""Placeholder: filled in by its owner."""
+"""`callcenter call NUMBER`: a real SIP call into the PBX through the carrier simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from callcenter.config import load_settings
+from callcenter.pbx.carrier import place_call
+from callcenter.pbx.sandbox import PbxError
+
+
+def call(
+    number: Annotated[str, typer.Argument(help="The dialed number (DID) the caller calls.")],
+    dtmf: Annotated[str, typer.Option(help="Digits to send after answer (RFC 4733).")] = "",
+    audio: Annotated[
+        Path | None, typer.Option(help="A WAV the caller plays first (any rate; converted).")
+    ] = None,
+    hold: Annotated[float, typer.Option(help="Seconds to stay on the line afterwards.")] = 3.0,
+) -> None:
+    """Call NUMBER as an outside caller would, and print what happened."""
+    settings = load_settings()
+    try:
+        report = asyncio.run(place_call(settings, number, dtmf, audio, hold))
+    except PbxError as exc:
+        print(f"callcenter call: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print("\n".join(report.lines()))
+    if not report.answered:
+        raise typer.Exit(2)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add `callcenter call` to the top-level app."""
+    app.command("call")(call)

@@ -1,0 +1,1 @@
+"""Everything that speaks to Asterisk: local sandbox, config rendering, carrier simulator."""

@@ -1,0 +1,161 @@
+"""An independent SIP client for tests: baresip driven over its ctrl_tcp JSON netstrings.
+
+baresip is a different SIP stack from Asterisk's pjsip, so a call it places proves that
+the PBX works for a real phone, not only for itself. Debian 12's baresip 1.0.0 quirks:
+- there is no file audio player, so received audio goes to `alsa,null`;
+- it hangs up when the source WAV ends, so the WAV is padded to outlast the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+BARESIP_MODULES = Path("/usr/lib/baresip/modules")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def make_wav(path: Path, seconds: float = 30.0, freq: int = 440) -> Path:
+    """A padded 8 kHz mono tone: long enough that baresip never runs out mid-call."""
+    proc = await asyncio.create_subprocess_exec(
+        "sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
+        "synth", "1", "sine", str(freq), "pad", "0", str(seconds),
+    )  # fmt: skip
+    await asyncio.wait_for(proc.wait(), 30)
+    return path
+
+
+class Baresip:
+    """One baresip user agent registered as a desk phone, in its own config dir."""
+
+    def __init__(
+        self, workdir: Path, *, user: str, password: str, registrar: str, audio: Path
+    ) -> None:
+        self.workdir = workdir
+        self.user = user
+        self.password = password
+        self.registrar = registrar  # host:port of the PBX
+        self.audio = audio
+        self.ctrl_port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.events: list[dict[str, Any]] = []
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    f"audio_source aufile,{self.audio}",
+                    "audio_player alsa,null",
+                    "audio_alert alsa,null",
+                    f"module_path {BARESIP_MODULES}",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module alsa.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    "",
+                ]
+            )
+        )
+        (self.workdir / "accounts").write_text(
+            f"<sip:{self.user}@{self.registrar};transport=udp>;"
+            f"auth_pass={self.password};regint=300\n"
+        )
+
+    async def start(self) -> None:
+        if not shutil.which("baresip"):
+            raise RuntimeError(
+                "baresip is missing: apt-get install --no-install-recommends baresip-core"
+            )
+        self._write_config()
+        log = (self.workdir / "baresip.log").open("wb")
+        self._proc = await asyncio.create_subprocess_exec(
+            "baresip", "-f", str(self.workdir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        for _ in range(50):
+            try:
+                self._reader, self._writer = await asyncio.open_connection(
+                    "127.0.0.1", self.ctrl_port
+                )
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"baresip ctrl_tcp did not open; see {self.workdir}/baresip.log")
+        self._pump = asyncio.create_task(self._read_loop())
+
+    async def _read_loop(self) -> None:
+        """Netstrings: `<len>:<json>,`; events and command responses interleave."""
+        assert self._reader is not None
+        while True:
+            try:
+                size = int((await self._reader.readuntil(b":"))[:-1])
+                payload = await self._reader.readexactly(size + 1)
+            except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+                return
+            self.events.append(json.loads(payload[:-1]))
+            self._changed.set()
+
+    async def command(self, command: str, params: str = "") -> None:
+        assert self._writer is not None
+        data = json.dumps({"command": command, "params": params, "token": command}).encode()
+        self._writer.write(str(len(data)).encode() + b":" + data + b",")
+        await self._writer.drain()
+
+    async def wait_event(self, kind: str, within: float = 10.0) -> dict[str, Any]:
+        """The first event of `kind` (seen already or arriving within `within` s)."""
+        async with asyncio.timeout(within):
+            while True:
+                for event in self.events:
+                    if event.get("event") and event.get("type") == kind:
+                        return event
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def dial(self, number: str) -> None:
+        await self.command("dial", f"sip:{number}@{self.registrar}")
+
+    async def send_dtmf(self, digits: str) -> None:
+        await self.command("sndcode", digits)
+
+    async def stop(self) -> None:
+        """Quit baresip; kill it if it does not go. Safe to call twice."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self.command("quit")
+                self._writer.close()
+            self._writer = None
+        if self._proc is not None and self._proc.returncode is None:
+            try:
+                await asyncio.wait_for(self._proc.wait(), 3)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
