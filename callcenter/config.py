@@ -25,6 +25,11 @@ def default_pbx_cache() -> Path:
     return Path(base) / "callcenter" / "asterisk-root"
 
 
+def default_media_dir() -> Path:
+    """The project's shipped media/ folder (prompts, music on hold), next to the package."""
+    return Path(__file__).resolve().parent.parent / "media"
+
+
 class SettingsError(Exception):
     """Settings that cannot work; the message says which variable and what to do."""
 
@@ -41,6 +46,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     access_token_minutes: int = Field(default=12 * 60, ge=1)
     login_attempts_per_minute: int = Field(default=10, ge=1)
+
+    node_name: str = Field(default="local", pattern=r"^[A-Za-z0-9_.-]+$")
+    default_language: Literal["en", "zh"] = "en"
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
@@ -66,7 +74,18 @@ class Settings(BaseSettings):
     ami_username: str = "callcenter"
     ami_password: SecretStr | None = None
     stasis_app: str = "callcenter"
+    # Where the controller reaches ARI/AMI; empty = the local PBX on loopback.
+    ari_url: str = ""
+    ami_host: str = "127.0.0.1"
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
+    # Project files Asterisk must read (prompts, flows' media); synced into the instance.
+    media_dir: Path = Field(default_factory=default_media_dir)
+    # A real SIP carrier: rendered only when trunk_host is set (see docs/pbx.md).
+    trunk_host: str = ""
+    trunk_port: int = Field(default=5060, ge=1, le=65535)
+    trunk_username: str = ""
+    trunk_password: SecretStr | None = None
+    trunk_numbers: str = ""  # comma-separated DIDs the carrier delivers to us
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,9 @@ import typer
 
 from callcenter.cli import call, db, pbx, server, users
 from callcenter.config import SettingsError
+from callcenter.events.redis import EventBusUnavailable
+from callcenter.migrate import DatabaseUnavailable
+from callcenter.pbx.sandbox import PbxError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pbx.app, name="pbx", help="Install, start and drive the local Asterisk.")
@@ -22,8 +25,19 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per ARI request would drown what matters (and cost CPU under load).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app()
     except SettingsError as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         sys.exit(2)
+    except (
+        DatabaseUnavailable,
+        EventBusUnavailable,
+        PbxError,
+        server.PortInUse,
+    ) as exc:
+        # Expected trouble with what we depend on: one clear line, no traceback.
+        print(f"callcenter: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,7 +1,223 @@
-"""Placeholder: filled in by its owner."""
+"""`callcenter serve | up | down`: run the contact center, with or without its local PBX."""
 
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
 import typer
+import uvicorn
+
+from callcenter.config import Settings, load_settings
+
+DEMO_FILE = "demo-credentials.json"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    app.command()(serve)
+    app.command()(up)
+    app.command()(down)
+
+
+def serve(
+    no_pbx: Annotated[bool, typer.Option(help="Run without connecting to Asterisk.")] = False,
+) -> None:
+    """Run the server against an Asterisk that is already running (production)."""
+    settings = load_settings()
+    _check_http_port(settings)
+    asyncio.run(_migrate(settings))
+    _serve(settings, with_pbx=not no_pbx)
+
+
+def up(
+    detach: Annotated[bool, typer.Option(help="Run in the background; stop with `down`.")] = False,
+) -> None:
+    """Install what is missing, start Asterisk and the server with demo users, until Ctrl-C."""
+    settings = load_settings()
+    if detach:
+        _up_detached(settings)
+        return
+    from callcenter.pbx.sandbox import LocalPbx
+
+    _check_http_port(settings)
+    # The database first: a bad URL must fail before anything is installed or started.
+    asyncio.run(_migrate(settings))
+    pbx = LocalPbx(settings)
+    typer.echo(pbx.install())
+    started_pbx = not pbx.is_running()
+    if started_pbx:
+        typer.echo("starting Asterisk …")
+        pbx.start()
+    pid_file = _pid_file(settings)
+    try:
+        demo = asyncio.run(_prepare(settings))
+        _print_welcome(settings, demo)
+        pid_file.write_text(str(os.getpid()))
+        _serve(settings, with_pbx=True)
+    finally:
+        pid_file.unlink(missing_ok=True)
+        if started_pbx:
+            typer.echo("stopping Asterisk …")
+            pbx.stop()
+
+
+def down() -> None:
+    """Stop what `callcenter up --detach` started (the server, then its Asterisk)."""
+    settings = load_settings()
+    pid_file = _pid_file(settings)
+    if not pid_file.exists():
+        typer.echo("callcenter is not running (no pid file)")
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        typer.echo("callcenter was not running (stale pid file removed)")
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    typer.echo("callcenter stopped")
+
+
+class PortInUse(Exception):
+    """The HTTP port is taken; the message names the setting that moves it."""
+
+
+def _check_http_port(settings: Settings) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.http_host, settings.http_port))
+        except OSError as exc:
+            raise PortInUse(
+                f"cannot listen on {settings.http_host}:{settings.http_port} ({exc.strerror}): "
+                "stop what uses it (`callcenter down`?) or set CALLCENTER_HTTP_PORT"
+            ) from None
+
+
+async def _migrate(settings: Settings) -> None:
+    from callcenter.services import running_services
+
+    async with running_services(settings):
+        pass
+
+
+def _serve(settings: Settings, *, with_pbx: bool) -> None:
+    from callcenter.api.app import create_app
+
+    app = create_app(settings, with_pbx=with_pbx)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        access_log=False,
+        ws_ping_interval=20,
+        proxy_headers=False,
+    )
+    uvicorn.Server(config).run()
+
+
+async def _prepare(settings: Settings) -> list[dict[str, object]]:
+    """Migrate the database and make sure the demo users exist; remember their passwords."""
+    from callcenter.services import running_services
+
+    async with running_services(settings) as services:
+        created = await services.auth.ensure_demo_users()
+    path = settings.data_dir / DEMO_FILE
+    known: dict[str, dict[str, object]] = {}
+    if path.exists():
+        known = {d["username"]: d for d in json.loads(path.read_text())}
+    for user in created:
+        # A password from the environment is the admin's to know: never echo it.
+        password = user.password if user.generated else None
+        entry = {"username": user.username, "role": user.role, "password": password}
+        if password is not None or user.username not in known:
+            known[user.username] = entry
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(list(known.values()), indent=2))
+    return list(known.values())
+
+
+def _print_welcome(settings: Settings, demo: list[dict[str, object]]) -> None:
+    url = settings.http_url
+    typer.echo("")
+    typer.echo(f"  Call center    {url}/")
+    typer.echo(f"  REST API docs  {url}/api/docs")
+    typer.echo(f"  Health         {url}/api/health")
+    typer.echo(f"  Events         ws://{settings.http_host}:{settings.http_port}/ws/events")
+    typer.echo(f"  SIP (desk phones, trunks)  udp {settings.sip_bind}:{settings.sip_port}")
+    typer.echo("")
+    typer.echo("  Demo users (role: username / password):")
+    for user in demo:
+        password = user["password"] or "(as set before, or by CALLCENTER_<ROLE>_PASSWORD)"
+        typer.echo(f"    {user['role']:<11} {user['username']} / {password}")
+    typer.echo("")
+    typer.echo("  Try a call:   callcenter call 100 --dtmf 123")
+    typer.echo("  Stop:         Ctrl-C")
+    typer.echo("")
+
+
+def _up_detached(settings: Settings) -> None:
+    log_path = settings.data_dir / "callcenter.log"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if _pid_file(settings).exists() and _alive(int(_pid_file(settings).read_text())):
+        typer.echo(f"callcenter is already running: {settings.http_url}/")
+        return
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "callcenter", "up"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + settings.pbx_boot_timeout + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            typer.echo(f"callcenter failed to start; see {log_path}:", err=True)
+            typer.echo(_tail(log_path), err=True)
+            raise typer.Exit(1)
+        if _healthy(settings):
+            break
+        time.sleep(0.3)
+    demo = json.loads((settings.data_dir / DEMO_FILE).read_text())
+    _print_welcome(settings, demo)
+    typer.echo(f"  Running in the background (pid {proc.pid}, log {log_path})")
+    typer.echo("  Stop it with: callcenter down")
+
+
+def _healthy(settings: Settings) -> bool:
+    try:
+        return httpx.get(f"{settings.http_url}/api/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.data_dir / "callcenter.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""HTTP and websocket transport: translates requests into domain service calls."""

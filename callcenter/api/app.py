@@ -1,0 +1,42 @@
+"""The FastAPI application: routers, middleware, and the lifespan that owns the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from callcenter import __version__
+from callcenter.api.routes import audit, auth, calls, health, users, ws
+from callcenter.auth.audit import AuditMiddleware
+from callcenter.clock import Clock
+from callcenter.config import Settings
+from callcenter.services import running_services
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None = None) -> FastAPI:
+    """Build the app; services start in the lifespan, so importing this starts nothing."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="Call center",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.add_middleware(AuditMiddleware)
+    for module in (auth, users, audit, calls, health, ws):
+        app.include_router(module.router)
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

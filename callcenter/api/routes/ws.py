@@ -1,0 +1,66 @@
+"""`/ws/events`: domain events streamed live to authorized clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from callcenter.api.deps import websocket_principal
+from callcenter.auth.permissions import Permission
+from callcenter.auth.service import Principal
+from callcenter.events import Event
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+POLICY_VIOLATION = 1008
+
+
+def visible_to(principal: Principal, event: Event) -> bool:
+    """Supervisors see every call; an agent only the calls assigned to them."""
+    if Permission.CALLS_READ_ALL in principal.permissions:
+        return True
+    call = event.data.get("call") or {}
+    return call.get("agent_id") == principal.user_id
+
+
+@router.websocket("/ws/events")
+async def events(websocket: WebSocket) -> None:
+    principal = await websocket_principal(websocket)
+    if principal is None or Permission.EVENTS_SUBSCRIBE not in principal.permissions:
+        await websocket.close(code=POLICY_VIOLATION, reason="unauthorized")
+        return
+    services = websocket.app.state.services
+    prefixes = tuple(p for p in websocket.query_params.get("types", "").split(",") if p)
+    subscription = services.bus.subscribe(*prefixes)
+    subprotocol = websocket.headers.get("sec-websocket-protocol", "").split(",")[0].strip()
+    await websocket.accept(subprotocol=subprotocol or None)
+    # The reader notices the client leaving even while no event is flowing.
+    reader = asyncio.create_task(_drain(websocket))
+    try:
+        await websocket.send_text(Event("hello", {"user": principal.username}).to_json())
+        while not reader.done():
+            getter = asyncio.create_task(subscription.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            event = getter.result()
+            if visible_to(principal, event):
+                await websocket.send_text(event.to_json())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        subscription.close()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await reader
+
+
+async def _drain(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

@@ -1,0 +1,243 @@
+"""Call records: every change is stored as a row and published as a domain event.
+
+This is the domain side of calls; `stasis.py` translates ARI events into these calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from callcenter.calls.models import Call, CallEvent, CallState, Disposition
+from callcenter.clock import Clock
+from callcenter.customers.service import find_or_create_by_phone
+from callcenter.db import Database
+from callcenter.events import Event, EventBus
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """What the PBX tells us about a call as it arrives."""
+
+    channel_id: str
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    direction: str = "inbound"
+
+
+def call_public(call: Call) -> dict[str, Any]:
+    """The JSON shape of a call, the same in the REST API and on the events websocket."""
+    return {
+        "id": call.id,
+        "channel_id": call.channel_id,
+        "node": call.node,
+        "direction": call.direction,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "dialed_number": call.dialed_number,
+        "customer_id": call.customer_id,
+        "agent_id": call.agent_id,
+        "state": call.state,
+        "disposition": call.disposition,
+        "hangup_cause": call.hangup_cause,
+        "hangup_cause_text": call.hangup_cause_text,
+        "ended_by": call.ended_by,
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "duration_seconds": _seconds(call.started_at, call.ended_at),
+        "talk_seconds": _seconds(call.answered_at, call.ended_at),
+    }
+
+
+def event_public(event: CallEvent) -> dict[str, Any]:
+    return {"id": event.id, "at": _iso(event.at), "type": event.type, "data": event.data}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((_aware(end) - _aware(start)).total_seconds(), 3)
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite returns naive datetimes even for timezone=True columns; we only store UTC.
+    from datetime import UTC
+
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+class CallNotFound(LookupError):
+    pass
+
+
+class CallService:
+    """Creates and updates call records; the only writer of `calls` and `call_events`."""
+
+    def __init__(self, db: Database, bus: EventBus, clock: Clock, node: str = "local") -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.node = node
+
+    async def start(self, new: NewCall) -> Call:
+        """Record an arriving call and link it to the caller's profile (made if new)."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            customer = await find_or_create_by_phone(
+                s, new.caller_number, at=now, name=new.caller_name
+            )
+            call = Call(
+                channel_id=new.channel_id,
+                node=self.node,
+                direction=new.direction,
+                caller_number=new.caller_number,
+                caller_name=new.caller_name,
+                dialed_number=new.dialed_number,
+                customer_id=customer.id if customer else None,
+                started_at=now,
+            )
+            s.add(call)
+            await s.flush()
+            assert call.id is not None
+            row = CallEvent(call_id=call.id, at=now, type="started", data={})
+            s.add(row)
+            await s.commit()
+        await self._publish("call.started", call, row)
+        return call
+
+    async def answered(self, call_id: int) -> Call:
+        async def change(call: Call, now: datetime) -> bool:
+            if call.answered_at is not None:
+                return False
+            call.answered_at = now
+            call.state = CallState.ANSWERED
+            return True
+
+        return await self._update(call_id, "answered", {}, change)
+
+    async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
+        """Add a step to the call's timeline (DTMF, playback, adoption, …) and publish it."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            call = await s.get(Call, call_id)
+            if call is None:
+                raise CallNotFound(call_id)
+            row = CallEvent(call_id=call_id, at=now, type=type_, data=data or {})
+            s.add(row)
+            await s.commit()
+        await self._publish(f"call.{type_}", call, row)
+
+    async def end(
+        self,
+        call_id: int,
+        *,
+        cause: int | None,
+        cause_text: str | None,
+        ended_by: str,
+        disposition: Disposition | None = None,
+    ) -> Call:
+        """Close the record once; a later report of the same end only fills in the cause."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            if call.state == CallState.ENDED:
+                if call.hangup_cause is None and cause is not None:
+                    call.hangup_cause, call.hangup_cause_text = cause, cause_text
+                return False
+            call.state = CallState.ENDED
+            call.ended_at = now
+            call.hangup_cause, call.hangup_cause_text = cause, cause_text
+            call.ended_by = ended_by
+            call.disposition = disposition or (
+                Disposition.COMPLETED if call.answered_at else Disposition.ABANDONED
+            )
+            return True
+
+        data = {"cause": cause, "cause_text": cause_text, "ended_by": ended_by}
+        return await self._update(call_id, "ended", data, change)
+
+    async def _update(
+        self,
+        call_id: int,
+        type_: str,
+        data: dict[str, Any],
+        change: Any,
+    ) -> Call:
+        now = self.clock.now()
+        async with self.db.session() as s:
+            call = await s.get(Call, call_id)
+            if call is None:
+                raise CallNotFound(call_id)
+            changed = await change(call, now)
+            row = None
+            if changed:
+                row = CallEvent(call_id=call_id, at=now, type=type_, data=data)
+                s.add(row)
+            s.add(call)
+            await s.commit()
+        if row is not None:
+            await self._publish(f"call.{type_}", call, row)
+        return call
+
+    async def by_channel(self, channel_id: str) -> Call | None:
+        async with self.db.session() as s:
+            stmt = select(Call).where(Call.channel_id == channel_id)
+            return (await s.exec(stmt)).first()
+
+    async def open_calls(self) -> list[Call]:
+        """Calls of this node not yet ended: what a restarted controller must account for."""
+        async with self.db.session() as s:
+            stmt = select(Call).where(Call.node == self.node, Call.state != CallState.ENDED)
+            return list((await s.exec(stmt)).all())
+
+    async def list_calls(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        agent_id: int | None = None,
+        caller_number: str | None = None,
+        state: str | None = None,
+    ) -> tuple[list[Call], int]:
+        async with self.db.session() as s:
+            stmt = select(Call)
+            count = select(func.count()).select_from(Call)
+            for cond in _filters(agent_id, caller_number, state):
+                stmt, count = stmt.where(cond), count.where(cond)
+            stmt = stmt.order_by(col(Call.id).desc()).offset(offset).limit(limit)
+            rows = list((await s.exec(stmt)).all())
+            total = (await s.exec(count)).one()
+        return rows, int(total)
+
+    async def get_call(self, call_id: int) -> tuple[Call, list[CallEvent]]:
+        async with self.db.session() as s:
+            call = await s.get(Call, call_id)
+            if call is None:
+                raise CallNotFound(call_id)
+            stmt = select(CallEvent).where(CallEvent.call_id == call_id).order_by(col(CallEvent.id))
+            events = list((await s.exec(stmt)).all())
+        return call, events
+
+    async def _publish(self, type_: str, call: Call, row: CallEvent) -> None:
+        data = {"call": call_public(call), "event": event_public(row)}
+        await self.bus.publish(Event(type=type_, data=data))
+
+
+def _filters(agent_id: int | None, caller_number: str | None, state: str | None) -> list[Any]:
+    conds: list[Any] = []
+    if agent_id is not None:
+        conds.append(Call.agent_id == agent_id)
+    if caller_number:
+        conds.append(Call.caller_number == caller_number)
+    if state:
+        conds.append(Call.state == state)
+    return conds

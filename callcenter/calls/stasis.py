@@ -1,0 +1,275 @@
+"""ARI event handlers for calls: the translation from Asterisk's Stasis app to the domain.
+
+Events for one channel are handled strictly in order (a per-channel serial executor), and
+different channels concurrently. Whatever goes wrong in a handler, the caller is never
+left in silence: the channel continues in the `callcenter-failsafe` dialplan context
+(an apology, then a clean hang-up), or is hung up if even that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from callcenter.calls.models import Call, Disposition
+from callcenter.calls.service import CallService, NewCall
+from callcenter.pbx.ari import AriClient, AriNotFound
+from callcenter.pbx.channels import Channel, is_helper_channel, is_helper_name
+from callcenter.tasks import SerialExecutor, TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+FAILSAFE_CONTEXT = "callcenter-failsafe"
+
+
+@dataclass
+class LiveCall:
+    """What the controller keeps in memory about a call in progress on its channel."""
+
+    call_id: int
+    channel_id: str
+    hangup_cause: int | None = None
+    hangup_cause_text: str | None = None
+    ended_by: str = "caller"
+    failed: bool = False
+
+
+class CallController:
+    """Runs every inbound call: record it, answer it, greet it, hold it until it ends."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        calls: CallService,
+        supervisor: TaskSupervisor,
+        *,
+        app: str,
+        greeting: list[str],
+    ) -> None:
+        self.ari = ari
+        self.calls = calls
+        self.app = app
+        self.greeting = greeting
+        self.live: dict[str, LiveCall] = {}
+        self._serial = SerialExecutor(supervisor, on_error=self._failsafe)
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "StasisStart": self._on_stasis_start,
+            "ChannelDtmfReceived": self._on_dtmf,
+            "PlaybackFinished": self._on_playback_finished,
+            "ChannelHangupRequest": self._on_hangup_request,
+            "StasisEnd": self._on_stasis_end,
+            "ChannelDestroyed": self._on_destroyed,
+        }
+
+    def attach(self) -> None:
+        """Subscribe to the ARI client: events, and a resync after every (re)connect."""
+        self.ari.add_handler(self.on_event)
+        self.ari.add_on_connected(self.resync)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        handler = self._handlers.get(event.get("type", ""))
+        key = _channel_key(event)
+        if handler is None or key is None:
+            return
+        self._serial.submit(key, handler(event), name=event["type"])
+
+    # ---- handlers, one channel at a time -------------------------------------------
+
+    async def _on_stasis_start(self, event: dict[str, Any]) -> None:
+        if is_helper_channel(event):
+            return  # snoop / externalMedia legs belong to whoever created them
+        channel = Channel.from_ari(event["channel"])
+        if channel.id in self.live:
+            return
+        args = list(event.get("args") or [])
+        await self._begin(channel, args)
+
+    async def _begin(self, channel: Channel, args: list[str]) -> None:
+        direction = args[0] if args else "inbound"
+        dialed = args[1] if len(args) > 1 else channel.dialed_exten
+        new = NewCall(
+            channel_id=channel.id,
+            caller_number=channel.caller_number,
+            caller_name=channel.caller_name,
+            dialed_number=dialed,
+            direction=direction,
+        )
+        # Answer while the record is written: the caller should not wait on our database.
+        answered, call = await asyncio.gather(
+            self.ari.answer(channel.id), self.calls.start(new), return_exceptions=True
+        )
+        if isinstance(call, BaseException):
+            raise call
+        live = LiveCall(call_id=call.id or 0, channel_id=channel.id)
+        self.live[channel.id] = live
+        if isinstance(answered, AriNotFound):
+            return  # the caller hung up while ringing; StasisEnd closes the record
+        if isinstance(answered, BaseException):
+            raise answered
+        await self.calls.answered(live.call_id)
+        await self._greet(live)
+
+    async def _greet(self, live: LiveCall) -> None:
+        """The default flow until the IVR takes over: a greeting, then music on hold."""
+        await self.ari.play(live.channel_id, self.greeting, playback_id=_greet_id(live))
+        await self.calls.note(live.call_id, "playback", {"media": self.greeting})
+
+    async def _hold(self, live: LiveCall) -> None:
+        await self.ari.start_moh(live.channel_id)
+        await self.calls.note(live.call_id, "hold", {})
+
+    async def _on_dtmf(self, event: dict[str, Any]) -> None:
+        live = self.live.get(event["channel"]["id"])
+        if live is not None:
+            data = {"digit": event.get("digit"), "duration_ms": event.get("duration_ms")}
+            await self.calls.note(live.call_id, "dtmf", data)
+
+    async def _on_playback_finished(self, event: dict[str, Any]) -> None:
+        playback = event.get("playback", {})
+        channel_id = _target_channel(playback)
+        live = self.live.get(channel_id or "")
+        if live is not None and playback.get("id") == _greet_id(live):
+            await self._hold(live)
+
+    async def _on_hangup_request(self, event: dict[str, Any]) -> None:
+        live = self.live.get(event["channel"]["id"])
+        if live is not None and event.get("cause") is not None:
+            live.hangup_cause = int(event["cause"])
+
+    async def _on_stasis_end(self, event: dict[str, Any]) -> None:
+        channel_id = event["channel"]["id"]
+        live = self.live.pop(channel_id, None)
+        if live is not None:
+            await self._finish(live)
+
+    async def _on_destroyed(self, event: dict[str, Any]) -> None:
+        channel_id = event["channel"]["id"]
+        cause = event.get("cause")
+        live = self.live.pop(channel_id, None)
+        if live is not None:
+            live.hangup_cause = int(cause) if cause is not None else live.hangup_cause
+            live.hangup_cause_text = event.get("cause_txt")
+            await self._finish(live)
+            return
+        # After StasisEnd the record is closed; the destroy event still knows the cause.
+        call = await self.calls.by_channel(channel_id)
+        if call is not None and call.id is not None:
+            await self.calls.end(
+                call.id, cause=_int(cause), cause_text=event.get("cause_txt"), ended_by="caller"
+            )
+
+    async def _finish(self, live: LiveCall) -> None:
+        await self.calls.end(
+            live.call_id,
+            cause=live.hangup_cause,
+            cause_text=live.hangup_cause_text,
+            ended_by=live.ended_by,
+            disposition=Disposition.FAILED if live.failed else None,
+        )
+
+    # ---- never strand a caller ------------------------------------------------------
+
+    async def _failsafe(self, channel_id: str, exc: BaseException) -> None:
+        """A handler failed: send the caller to the apology context, else hang up.
+
+        A 404 from ARI is no failure of ours: the caller hung up while we were acting
+        on the channel, and the hang-up's own events close the record.
+        """
+        if isinstance(exc, AriNotFound):
+            log.info("channel %s left while handled: %s", channel_id, exc)
+            return
+        log.error("call handler failed on %s: %r; sending to %s", channel_id, exc, FAILSAFE_CONTEXT)
+        live = self.live.get(channel_id)
+        if live is not None:
+            live.failed, live.ended_by = True, "system"
+        try:
+            await self.ari.continue_in_dialplan(channel_id, context=FAILSAFE_CONTEXT, extension="s")
+        except AriNotFound:
+            return
+        except Exception:
+            log.exception("failsafe continue failed on %s; hanging up", channel_id)
+            try:
+                await self.ari.hangup(channel_id)
+            except AriNotFound:
+                return
+
+    # ---- after a (re)connect: adopt what is still up, close what ended meanwhile -----
+
+    async def resync(self) -> None:
+        """Reconcile our records with the channels Asterisk still has in the app.
+
+        Runs after every ARI (re)connect, including a restart of the controller: calls
+        already in Asterisk keep their audio meanwhile and are adopted here; records
+        whose channel vanished while nobody watched are closed as `lost`.
+        """
+        present = {c.id: c for c in await self._app_channels()}
+        for call in await self.calls.open_calls():
+            if call.channel_id in present:
+                channel = present.pop(call.channel_id)
+                self._serial.submit(channel.id, self._adopt(call, channel), name="adopt")
+            elif call.id is not None:
+                # Its StasisEnd was lost with the link: close the record with what we know.
+                self.live.pop(call.channel_id, None)
+                await self.calls.end(
+                    call.id,
+                    cause=None,
+                    cause_text=None,
+                    ended_by="unknown",
+                    disposition=Disposition.LOST,
+                )
+        for channel in present.values():
+            if channel.id not in self.live:
+                self._serial.submit(
+                    channel.id, self._begin(channel, channel.stasis_args), name="begin"
+                )
+
+    async def _app_channels(self) -> list[Channel]:
+        channels = [Channel.from_ari(raw) for raw in await self.ari.list_channels()]
+        return [c for c in channels if c.stasis_app == self.app and not is_helper_name(c.name)]
+
+    async def _adopt(self, call: Call, channel: Channel) -> None:
+        if channel.id in self.live or call.id is None:
+            return
+        live = LiveCall(call_id=call.id, channel_id=channel.id)
+        self.live[channel.id] = live
+        await self.calls.note(call.id, "adopted", {"state": channel.state})
+        if call.answered_at is None and channel.state != "Up":
+            await self.ari.answer(channel.id)
+            await self.calls.answered(call.id)
+            await self._greet(live)
+            return
+        # The greeting still playing ends with a PlaybackFinished we will now see; else
+        # the caller is on hold, and starting the music again only restarts the track.
+        if not await self._greeting_playing(live):
+            await self._hold(live)
+
+    async def _greeting_playing(self, live: LiveCall) -> bool:
+        try:
+            await self.ari.request("GET", f"/playbacks/{_greet_id(live)}")
+        except AriNotFound:
+            return False
+        return True
+
+
+def _greet_id(live: LiveCall) -> str:
+    return f"greet-{live.channel_id}"
+
+
+def _target_channel(playback: dict[str, Any]) -> str | None:
+    target = str(playback.get("target_uri", ""))
+    return target.removeprefix("channel:") if target.startswith("channel:") else None
+
+
+def _channel_key(event: dict[str, Any]) -> str | None:
+    if "channel" in event:
+        return str(event["channel"]["id"])
+    if "playback" in event:
+        return _target_channel(event["playback"])
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None

@@ -1,0 +1,1 @@
+"""Customers: one profile across phone numbers, emails and chat identities."""

@@ -1,0 +1,125 @@
+"""Composition root: builds every long-lived component once and tears it down in order.
+
+The FastAPI lifespan and the CLI both use `running_services`; nothing is built at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from callcenter.calls.service import CallService
+from callcenter.clock import Clock
+from callcenter.config import Settings
+from callcenter.db import Database
+from callcenter.events import EventBus, create_bus
+
+if TYPE_CHECKING:
+    from callcenter.auth.service import AuthService
+    from callcenter.calls.stasis import CallController
+    from callcenter.pbx.ami import AmiClient
+    from callcenter.pbx.ari import AriClient
+    from callcenter.tasks import TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+AMI_EVENT_CLASSES = "system,agent"
+
+
+@dataclass
+class Telephony:
+    """The controller's links to its Asterisk and what runs on them."""
+
+    ari: AriClient
+    ami: AmiClient
+    supervisor: TaskSupervisor
+    controller: CallController
+
+
+@dataclass
+class Services:
+    """Everything a request handler or a command may need, injected, never global."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    clock: Clock
+    auth: AuthService
+    calls: CallService
+    telephony: Telephony | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def running_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    with_pbx: bool = False,
+) -> AsyncIterator[Services]:
+    """Start the database, the bus and the domain services; stop them in reverse order."""
+    from callcenter.auth.service import AuthService
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = clock or Clock()
+    async with AsyncExitStack() as stack:
+        db = Database(settings.database)
+        stack.push_async_callback(db.close)
+        if migrate:
+            from callcenter.migrate import upgrade
+
+            await upgrade(db)
+        bus = create_bus(settings)
+        await bus.start()
+        stack.push_async_callback(bus.stop)
+        services = Services(
+            settings=settings,
+            db=db,
+            bus=bus,
+            clock=clock,
+            auth=AuthService(db=db, settings=settings, clock=clock),
+            calls=CallService(db, bus, clock, node=settings.node_name),
+        )
+        if with_pbx:
+            services.telephony = await stack.enter_async_context(_telephony(services))
+        yield services
+
+
+@asynccontextmanager
+async def _telephony(services: Services) -> AsyncIterator[Telephony]:
+    """Connect to Asterisk and start handling calls; reconnects run in the background."""
+    from callcenter.calls.stasis import CallController
+    from callcenter.pbx.ami import AmiClient
+    from callcenter.pbx.ari import AriClient
+    from callcenter.pbx.sandbox import LocalPbx
+    from callcenter.tasks import TaskSupervisor
+
+    settings = services.settings
+    pbx = LocalPbx(settings)
+    ari_user, ari_password = pbx.ari_credentials
+    ami_user, ami_password = pbx.ami_credentials
+    supervisor = TaskSupervisor()
+    ari = AriClient(settings.ari_url or pbx.ari_url, ari_user, ari_password, settings.stasis_app)
+    # Only the event classes the controller acts on: with "on", every RTCP report and
+    # dialplan step of every call would be parsed here for nothing.
+    ami = AmiClient(
+        settings.ami_host, settings.ami_port, ami_user, ami_password, events=AMI_EVENT_CLASSES
+    )
+    lang = settings.default_language
+    greeting = [f"sound:{pbx.asterisk_media_path(f'prompts/{lang}/welcome')}"]
+    controller = CallController(
+        ari, services.calls, supervisor, app=settings.stasis_app, greeting=greeting
+    )
+    controller.attach()
+    await ari.start()
+    await ami.start()
+    try:
+        yield Telephony(ari=ari, ami=ami, supervisor=supervisor, controller=controller)
+    finally:
+        await ari.stop()
+        await ami.stop()
+        await supervisor.stop()
