@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import typer
@@ -21,12 +22,27 @@ server.register(app)
 call.register(app)
 
 
+_TOKEN_IN_URL = re.compile(r"((?:token|api_key)=)[^&\s\"']+")
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """Keep bearer tokens out of logs: browsers pass them in websocket URLs, which uvicorn
+    logs, and whoever reads the log must not be able to act as that user."""
+    if record.args:
+        record.msg, record.args = record.getMessage(), None
+    if isinstance(record.msg, str) and "=" in record.msg:
+        record.msg = _TOKEN_IN_URL.sub(r"\1***", record.msg)
+    return True
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # One line per ARI request would drown what matters (and cost CPU under load).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact_tokens)
     try:
         app()
     except SettingsError as exc:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from callcenter.config import load_settings
-from callcenter.pbx.carrier import place_call
+from callcenter.pbx.carrier import DEFAULT_CALLER, place_call
 from callcenter.pbx.sandbox import PbxError
 
 
@@ -21,11 +21,12 @@ def call(
         Path | None, typer.Option(help="A WAV the caller plays first (any rate; converted).")
     ] = None,
     hold: Annotated[float, typer.Option(help="Seconds to stay on the line afterwards.")] = 3.0,
+    caller: Annotated[str, typer.Option(help="The caller's number (caller ID).")] = DEFAULT_CALLER,
 ) -> None:
     """Call NUMBER as an outside caller would, and print what happened."""
     settings = load_settings()
     try:
-        report = asyncio.run(place_call(settings, number, dtmf, audio, hold))
+        report = asyncio.run(place_call(settings, number, dtmf, audio, hold, caller=caller))
     except PbxError as exc:
         print(f"callcenter call: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,8 +19,10 @@ import typer
 import uvicorn
 
 from callcenter.config import Settings, load_settings
+from callcenter.pbx.render import DeskPhone
 
 DEMO_FILE = "demo-credentials.json"
+DEMO_PHONES = (("1001", "agent1"), ("1002", "agent2"))
 
 
 def register(app: typer.Typer) -> None:
@@ -53,14 +56,18 @@ def up(
     asyncio.run(_migrate(settings))
     pbx = LocalPbx(settings)
     typer.echo(pbx.install())
+    phones = demo_desk_phones(pbx.desk_phones())
     started_pbx = not pbx.is_running()
     if started_pbx:
         typer.echo("starting Asterisk …")
-        pbx.start()
+        pbx.start(desk_phones=phones)
     pid_file = _pid_file(settings)
+    # uvicorn shuts down on SIGTERM (from `down`) and then re-raises it with the handler
+    # found at start: make that an exit that runs the `finally` below and stops Asterisk.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         demo = asyncio.run(_prepare(settings))
-        _print_welcome(settings, demo)
+        _print_welcome(settings, demo, phones)
         pid_file.write_text(str(os.getpid()))
         _serve(settings, with_pbx=True)
     finally:
@@ -90,6 +97,10 @@ def down() -> None:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
     typer.echo("callcenter stopped")
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 class PortInUse(Exception):
@@ -125,6 +136,7 @@ def _serve(settings: Settings, *, with_pbx: bool) -> None:
         port=settings.http_port,
         log_level="info",
         access_log=False,
+        log_config=None,  # our logging (cli.main), whose filter redacts tokens in URLs
         ws_ping_interval=20,
         proxy_headers=False,
     )
@@ -152,7 +164,22 @@ async def _prepare(settings: Settings) -> list[dict[str, object]]:
     return list(known.values())
 
 
-def _print_welcome(settings: Settings, demo: list[dict[str, object]]) -> None:
+def demo_desk_phones(existing: list[DeskPhone]) -> list[DeskPhone]:
+    """A SIP desk phone per demo agent (1001, 1002), so a softphone can join the demo.
+
+    Phones configured before (by an earlier `up` or an admin) are kept as they are.
+    """
+    phones = list(existing)
+    taken = {p.extension for p in phones}
+    for extension, agent in DEMO_PHONES:
+        if extension not in taken:
+            phones.append(DeskPhone(extension, secrets.token_urlsafe(9), agent))
+    return phones
+
+
+def _print_welcome(
+    settings: Settings, demo: list[dict[str, object]], phones: list[DeskPhone] | None = None
+) -> None:
     url = settings.http_url
     typer.echo("")
     typer.echo(f"  Call center    {url}/")
@@ -165,6 +192,11 @@ def _print_welcome(settings: Settings, demo: list[dict[str, object]]) -> None:
     for user in demo:
         password = user["password"] or "(as set before, or by CALLCENTER_<ROLE>_PASSWORD)"
         typer.echo(f"    {user['role']:<11} {user['username']} / {password}")
+    if phones:
+        typer.echo("")
+        typer.echo(f"  Desk phones (SIP over udp to {settings.sip_bind}:{settings.sip_port}):")
+        for phone in phones:
+            typer.echo(f"    {phone.extension} / {phone.password}  ({phone.name})")
     typer.echo("")
     typer.echo("  Try a call:   callcenter call 100 --dtmf 123")
     typer.echo("  Stop:         Ctrl-C")
@@ -195,7 +227,9 @@ def _up_detached(settings: Settings) -> None:
             break
         time.sleep(0.3)
     demo = json.loads((settings.data_dir / DEMO_FILE).read_text())
-    _print_welcome(settings, demo)
+    from callcenter.pbx.sandbox import LocalPbx
+
+    _print_welcome(settings, demo, LocalPbx(settings).desk_phones())
     typer.echo(f"  Running in the background (pid {proc.pid}, log {log_path})")
     typer.echo("  Stop it with: callcenter down")
 

@@ -405,6 +405,10 @@ class LocalPbx:
         self.render(desk_phones)
         self.cli("core reload")
 
+    def desk_phones(self) -> list[DeskPhone]:
+        """The desk phones the last render configured (kept across restarts)."""
+        return self._desk_phones(None)
+
     def _desk_phones(self, desk_phones: Sequence[DeskPhone] | None) -> list[DeskPhone]:
         path = self.pbx_dir / "desk_phones.json"
         if desk_phones is None:
