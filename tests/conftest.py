@@ -2,8 +2,8 @@
 
 Servers are started once per test session (about a second for PostgreSQL, milliseconds for
 Redis) and every test gets its own database / stream on them, so tests never share data.
-A test is skipped only when the server binaries are not installed; `make test` installs
-them (scripts/bootstrap.sh test), so in CI nothing here skips.
+When the server binaries are missing the tests that need them fail, saying how to install
+them (`make test` does, through scripts/bootstrap.sh test).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import asyncio
 import concurrent.futures
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -34,20 +35,28 @@ from tests.support.servers import (  # noqa: E402
     start_redis,
 )
 
+S = TypeVar("S", PostgresServer, RedisServer)
+
 # --------------------------------------------------------------------------- servers
+
+
+def _session_server(start: Callable[[], S]) -> Iterator[S]:
+    """Start a real server for the session and stop it at the end. A missing one fails
+    the tests that need it (never a skip: CI must not pass without PostgreSQL/Redis)."""
+    try:
+        server = start()
+    except ServerUnavailable as exc:
+        pytest.fail(f"{exc}; install it with: scripts/bootstrap.sh test", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL 15 cluster for the whole session (stopped and deleted at end)."""
-    try:
-        server = start_postgres()
-    except ServerUnavailable as exc:
-        pytest.skip(f"{exc}; install it with: scripts/bootstrap.sh test")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _session_server(start_postgres)
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +73,7 @@ def postgres_url(postgres_server: PostgresServer) -> str:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A private redis-server for the session. Do not restart it: tests share it."""
-    try:
-        server = start_redis()
-    except ServerUnavailable as exc:
-        pytest.skip(f"{exc}; install it with: scripts/bootstrap.sh test")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _session_server(start_redis)
 
 
 @pytest.fixture(scope="session")
@@ -83,14 +85,7 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def own_redis_server() -> Iterator[RedisServer]:
     """A Redis of this test's own, for tests that kill or restart it."""
-    try:
-        server = start_redis()
-    except ServerUnavailable as exc:
-        pytest.skip(f"{exc}; install it with: scripts/bootstrap.sh test")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _session_server(start_redis)
 
 
 # --------------------------------------------------------------------------- databases

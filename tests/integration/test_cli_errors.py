@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import clean_env, run_cli
+
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-    clean.update({"CALLCENTER_DATA_DIR": str(tmp_path / "data"), **env})
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", *args],
-        env=clean,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    values = clean_env(CALLCENTER_DATA_DIR=str(tmp_path / "data"), **env)
+    return run_cli(values, *args, timeout=60, cwd=tmp_path)
 
 
 def _refused_port() -> int:

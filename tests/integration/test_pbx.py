@@ -228,3 +228,29 @@ def test_failed_build_leaves_nothing_behind(
     with pytest.raises(PbxError, match="failed"):
         pbx.install()
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_building_the_root_without_root_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_pbx_settings: Callable[..., Settings]
+) -> None:
+    _no_system_asterisk(monkeypatch, "/usr/bin/mmdebstrap")
+    import callcenter.pbx.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    pbx = LocalPbx(make_pbx_settings(tmp_path, pbx_root=tmp_path / "root"))
+    with pytest.raises(PbxError, match="sudo callcenter pbx install"):
+        pbx.install()
+    assert not (tmp_path / "root").exists()
+
+
+def test_asterisk_that_does_not_boot_in_time_is_stopped_and_explained(
+    asterisk: LocalPbx, tmp_path: Path, make_pbx_settings: Callable[..., Settings]
+) -> None:
+    # The real Asterisk, given no time to boot: the same path as one that hangs or dies.
+    ports = {"sip_port": 17060, "carrier_sim_port": 17062, "ari_port": 17088, "ami_port": 17038}
+    settings = make_pbx_settings(tmp_path, pbx_instance="slow", pbx_boot_timeout=0.001, **ports)
+    pbx = LocalPbx(settings)
+    with pytest.raises(PbxError, match=r"did not finish booting .*CALLCENTER_PBX_BOOT_TIMEOUT"):
+        pbx.start()
+    assert not pbx.is_running()  # nothing half-started is left behind
+    pbx.remove()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import websockets
 
 from callcenter.config import Settings
 from callcenter.pbx.sandbox import LocalPbx
+from tests.support.cli import clean_env, run_cli
 from tests.support.controller import free_port
 
 pytestmark = pytest.mark.asterisk
@@ -35,39 +34,25 @@ PORTS = {
 }
 
 
-def _cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callcenter", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     data = tmp_path_factory.mktemp("up")
-    values = (
-        {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-        | PORTS
-        | {
-            "CALLCENTER_DATA_DIR": str(data),
-            "CALLCENTER_PBX_INSTANCE": "uptest",
-            "CALLCENTER_HTTP_PORT": str(free_port()),
-            "CALLCENTER_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        }
+    values = clean_env(
+        **PORTS,
+        CALLCENTER_DATA_DIR=str(data),
+        CALLCENTER_PBX_INSTANCE="uptest",
+        CALLCENTER_HTTP_PORT=str(free_port()),
+        CALLCENTER_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
     yield values
-    _cli(values, "down")
+    run_cli(values, "down")
     settings = Settings(_env_file=None, data_dir=data, pbx_instance="uptest")  # type: ignore[call-arg]
     LocalPbx(settings).remove()  # never leave an Asterisk behind, whatever failed
 
 
 @pytest.fixture(scope="module")
 def up(env: dict[str, str]) -> str:
-    result = _cli(env, "up", "--detach")
+    result = run_cli(env, "up", "--detach")
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -128,7 +113,7 @@ async def test_a_simulated_call_shows_in_the_api_and_on_the_websocket(
 
 
 def test_down_stops_everything(env: dict[str, str], up: str) -> None:
-    result = _cli(env, "down")
+    result = run_cli(env, "down")
     assert result.returncode == 0, result.stderr
     data = Path(env["CALLCENTER_DATA_DIR"])
     settings = Settings(_env_file=None, data_dir=data, pbx_instance="uptest")  # type: ignore[call-arg]

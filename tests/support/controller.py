@@ -5,7 +5,6 @@ A separate process is what lets a test kill the controller mid-call and start it
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from callcenter.config import Settings
+from tests.support.cli import clean_env
 
 
 def free_port() -> int:
@@ -26,7 +26,7 @@ def free_port() -> int:
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a child process build exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    env = clean_env()
     for name, raw in settings.model_dump(exclude_none=True).items():
         value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
         env[f"CALLCENTER_{name.upper()}"] = str(value)
