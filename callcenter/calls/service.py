@@ -6,7 +6,7 @@ This is the domain side of calls; `stasis.py` translates ARI events into these c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -60,7 +60,7 @@ def event_public(event: CallEvent) -> dict[str, Any]:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+    return _aware(at).isoformat() if at is not None else None
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -71,8 +71,6 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def _aware(at: datetime) -> datetime:
     # SQLite returns naive datetimes even for timezone=True columns; we only store UTC.
-    from datetime import UTC
-
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
@@ -150,8 +148,11 @@ class CallService:
 
         async def change(call: Call, now: datetime) -> bool:
             if call.state == CallState.ENDED:
-                if call.hangup_cause is None and cause is not None:
-                    call.hangup_cause, call.hangup_cause_text = cause, cause_text
+                # StasisEnd closes the record; ChannelDestroyed comes after with the text.
+                if call.hangup_cause is None:
+                    call.hangup_cause = cause
+                if call.hangup_cause_text is None:
+                    call.hangup_cause_text = cause_text
                 return False
             call.state = CallState.ENDED
             call.ended_at = now

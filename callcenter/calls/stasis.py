@@ -17,7 +17,12 @@ from typing import Any
 from callcenter.calls.models import Call, Disposition
 from callcenter.calls.service import CallService, NewCall
 from callcenter.pbx.ari import AriClient, AriNotFound
-from callcenter.pbx.channels import Channel, is_helper_channel, is_helper_name
+from callcenter.pbx.channels import (
+    Channel,
+    hangup_cause_text,
+    is_helper_channel,
+    is_helper_name,
+)
 from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
@@ -138,6 +143,7 @@ class CallController:
         live = self.live.get(event["channel"]["id"])
         if live is not None and event.get("cause") is not None:
             live.hangup_cause = int(event["cause"])
+            live.hangup_cause_text = hangup_cause_text(live.hangup_cause)
 
     async def _on_stasis_end(self, event: dict[str, Any]) -> None:
         channel_id = event["channel"]["id"]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,7 +179,11 @@ def demo_desk_phones(existing: list[DeskPhone]) -> list[DeskPhone]:
 
 
 def _print_welcome(
-    settings: Settings, demo: list[dict[str, object]], phones: list[DeskPhone] | None = None
+    settings: Settings,
+    demo: list[dict[str, object]],
+    phones: list[DeskPhone] | None = None,
+    *,
+    detached: bool = False,
 ) -> None:
     url = settings.http_url
     typer.echo("")
@@ -198,8 +203,8 @@ def _print_welcome(
         for phone in phones:
             typer.echo(f"    {phone.extension} / {phone.password}  ({phone.name})")
     typer.echo("")
-    typer.echo("  Try a call:   callcenter call 100 --dtmf 123")
-    typer.echo("  Stop:         Ctrl-C")
+    typer.echo(f"  Try a call:   {_command()} call 100 --dtmf 123")
+    typer.echo(f"  Stop:         {f'{_command()} down' if detached else 'Ctrl-C'}")
     typer.echo("")
 
 
@@ -229,9 +234,19 @@ def _up_detached(settings: Settings) -> None:
     demo = json.loads((settings.data_dir / DEMO_FILE).read_text())
     from callcenter.pbx.sandbox import LocalPbx
 
-    _print_welcome(settings, demo, LocalPbx(settings).desk_phones())
+    _print_welcome(settings, demo, LocalPbx(settings).desk_phones(), detached=True)
     typer.echo(f"  Running in the background (pid {proc.pid}, log {log_path})")
-    typer.echo("  Stop it with: callcenter down")
+
+
+def _command() -> str:
+    """How to call this CLI from here: the venv's script is usually not on PATH."""
+    script = Path(sys.executable).parent / "callcenter"
+    if shutil.which("callcenter") == str(script) or not script.exists():
+        return "callcenter"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _healthy(settings: Settings) -> bool:

@@ -193,3 +193,37 @@ def channel_of(event: Mapping[str, Any]) -> Channel | None:
     if isinstance(channel, Mapping) and "id" in channel:
         return Channel.from_ari(channel)
     return None
+
+
+# Asterisk's own names (ast_cause2str) for the Q.850 causes a contact center sees. ARI's
+# ChannelHangupRequest carries only the number, and a channel that left the app before
+# it was destroyed raises no ChannelDestroyed for us, which would carry the text.
+HANGUP_CAUSES = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    3: "No route to destination",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    22: "Number changed",
+    27: "Destination out of order",
+    28: "Invalid number format",
+    31: "Normal, unspecified",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+    41: "Temporary failure",
+    42: "Switching equipment congestion",
+    44: "Requested channel not available",
+    58: "Bearer capability not available",
+    102: "Recover on timer expiry",
+    127: "Interworking, unspecified",
+}
+
+
+def hangup_cause_text(cause: int | None) -> str | None:
+    """The text Asterisk gives a hang-up cause, e.g. 16 -> "Normal Clearing"."""
+    if cause is None:
+        return None
+    return HANGUP_CAUSES.get(cause, f"cause {cause}")

@@ -45,6 +45,7 @@ async def test_ending_twice_records_once_and_keeps_first_cause(database):
     assert stored.disposition == Disposition.ABANDONED
     assert stored.ended_by == "caller"
     assert stored.hangup_cause == 17  # the late report fills in what was unknown
+    assert stored.hangup_cause_text == "User busy"
     assert [e.type for e in events].count("ended") == 1
 
 

@@ -158,6 +158,8 @@ async def test_call_is_recorded_with_its_events(settings, server, token, events)
     assert call["disposition"] == "completed"
     assert call["ended_by"] == "caller"
     assert call["hangup_cause"] == 16
+    assert call["hangup_cause_text"] == "Normal Clearing"
+    assert call["started_at"].endswith("+00:00")  # UTC, said so, on every backend
     assert call["customer_id"] is not None
     assert call["answered_at"] and call["ended_at"]
     assert 2.0 < call["duration_seconds"] < 15
