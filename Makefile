@@ -7,6 +7,7 @@ run: bootstrap-run
 test: bootstrap-test
 	.venv/bin/callcenter pbx install
 	.venv/bin/ruff check callcenter tests bench
+	.venv/bin/mypy callcenter
 	.venv/bin/pytest -q
 
 lint: bootstrap-test

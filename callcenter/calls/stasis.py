@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +59,8 @@ class CallController:
         self.app = app
         self.greeting = greeting
         self.live: dict[str, LiveCall] = {}
-        self._serial = SerialExecutor(supervisor, on_error=self._failsafe)
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+        self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failsafe)
+        self._handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {
             "StasisStart": self._on_stasis_start,
             "ChannelDtmfReceived": self._on_dtmf,
             "PlaybackFinished": self._on_playback_finished,

@@ -157,7 +157,11 @@ async def _prepare(settings: Settings) -> list[dict[str, object]]:
     for user in created:
         # A password from the environment is the admin's to know: never echo it.
         password = user.password if user.generated else None
-        entry = {"username": user.username, "role": user.role, "password": password}
+        entry: dict[str, object] = {
+            "username": user.username,
+            "role": user.role,
+            "password": password,
+        }
         if password is not None or user.username not in known:
             known[user.username] = entry
     path.touch(mode=0o600)
