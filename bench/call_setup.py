@@ -162,6 +162,7 @@ def main() -> None:
         data_dir=work / "data",
         pbx_instance="bench",
         http_port=free_port(),
+        flows_dir=work / "no-flows",  # the controller's own default flow: greeting, hold
         **BENCH_PORTS,
     )
     pbx = LocalPbx(settings)

@@ -30,6 +30,11 @@ def default_media_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "media"
 
 
+def default_flows_dir() -> Path:
+    """The project's ivr_flows/ folder, next to the package."""
+    return Path(__file__).resolve().parent.parent / "ivr_flows"
+
+
 class SettingsError(Exception):
     """Settings that cannot work; the message says which variable and what to do."""
 
@@ -80,6 +85,9 @@ class Settings(BaseSettings):
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
     # Project files Asterisk must read (prompts, flows' media); synced into the instance.
     media_dir: Path = Field(default_factory=default_media_dir)
+    # IVR flows (YAML); a changed file is reloaded within ivr_reload_seconds.
+    flows_dir: Path = Field(default_factory=default_flows_dir)
+    ivr_reload_seconds: float = Field(default=1.0, gt=0)
     # A real SIP carrier: rendered only when trunk_host is set (see docs/pbx.md).
     trunk_host: str = ""
     trunk_port: int = Field(default=5060, ge=1, le=65535)

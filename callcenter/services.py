@@ -5,6 +5,7 @@ The FastAPI lifespan and the CLI both use `running_services`; nothing is built a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,6 +21,7 @@ from callcenter.events import EventBus, create_bus
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
     from callcenter.calls.stasis import CallController
+    from callcenter.ivr.registry import FlowRegistry
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.tasks import TaskSupervisor
@@ -37,6 +39,7 @@ class Telephony:
     ami: AmiClient
     supervisor: TaskSupervisor
     controller: CallController
+    flows: FlowRegistry
 
 
 @dataclass
@@ -84,6 +87,7 @@ async def running_services(
             auth=AuthService(db=db, settings=settings, clock=clock),
             calls=CallService(db, bus, clock, node=settings.node_name),
         )
+        stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
@@ -93,6 +97,8 @@ async def running_services(
 async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     """Connect to Asterisk and start handling calls; reconnects run in the background."""
     from callcenter.calls.stasis import CallController
+    from callcenter.ivr.media import PromptMedia
+    from callcenter.ivr.registry import FlowRegistry
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.pbx.sandbox import LocalPbx
@@ -111,14 +117,24 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     )
     lang = settings.default_language
     greeting = [f"sound:{pbx.asterisk_media_path(f'prompts/{lang}/welcome')}"]
+    flows = FlowRegistry(settings.flows_dir, settings.media_dir)
+    await asyncio.to_thread(flows.reload)
     controller = CallController(
-        ari, services.calls, supervisor, app=settings.stasis_app, greeting=greeting
+        ari,
+        services.calls,
+        supervisor,
+        app=settings.stasis_app,
+        greeting=greeting,
+        flows=flows,
+        media=PromptMedia(pbx, settings.media_dir),
+        clock=services.clock,
     )
     controller.attach()
+    supervisor.spawn(flows.watch(settings.ivr_reload_seconds), name="ivr-flows-watch")
     await ari.start()
     await ami.start()
     try:
-        yield Telephony(ari=ari, ami=ami, supervisor=supervisor, controller=controller)
+        yield Telephony(ari=ari, ami=ami, supervisor=supervisor, controller=controller, flows=flows)
     finally:
         await ari.stop()
         await ami.stop()

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 purpose="${1:-run}"
-run_pkgs=(mmdebstrap espeak-ng sox)
+run_pkgs=(mmdebstrap espeak-ng sox graphviz)
 test_pkgs=(redis-server postgresql baresip-core sip-tester docker-compose)
 
 pkgs=("${run_pkgs[@]}")

@@ -22,6 +22,7 @@ class Disposition(StrEnum):
     COMPLETED = "completed"  # answered, then ended normally
     ABANDONED = "abandoned"  # the caller hung up before being answered
     FAILED = "failed"  # the system could not handle it (handler error, PBX failure)
+    TRANSFERRED = "transferred"  # the flow handed it to an extension or number
     LOST = "lost"  # ended while no controller was watching; times are best known
 
 

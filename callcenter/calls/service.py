@@ -5,6 +5,7 @@ This is the domain side of calls; `stasis.py` translates ARI events into these c
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 
 from callcenter.calls.models import Call, CallEvent, CallState, Disposition
 from callcenter.clock import Clock
+from callcenter.customers.models import Customer
 from callcenter.customers.service import find_or_create_by_phone
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
@@ -74,6 +76,9 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+NOTE_FLUSH_SECONDS = 0.05
+
+
 class CallNotFound(LookupError):
     pass
 
@@ -86,6 +91,10 @@ class CallService:
         self.bus = bus
         self.clock = clock
         self.node = node
+        self._pending: list[CallEvent] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+        self._snapshots: dict[int, dict[str, Any]] = {}  # calls in progress, as published
 
     async def start(self, new: NewCall) -> Call:
         """Record an arriving call and link it to the caller's profile (made if new)."""
@@ -110,6 +119,7 @@ class CallService:
             row = CallEvent(call_id=call.id, at=now, type="started", data={})
             s.add(row)
             await s.commit()
+        self._remember(call)
         await self._publish("call.started", call, row)
         return call
 
@@ -124,16 +134,48 @@ class CallService:
         return await self._update(call_id, "answered", {}, change)
 
     async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
-        """Add a step to the call's timeline (DTMF, playback, adoption, …) and publish it."""
-        now = self.clock.now()
+        """Add a step to the call's timeline (DTMF, a flow's node, …) and publish it.
+
+        Published at once, written a moment later together with every other call's steps:
+        a busy IVR adds several steps per caller per second, and one transaction per step
+        was most of the controller's CPU. Anything that reads or changes the call record
+        flushes first, so the timeline's order is always the order of events.
+        """
+        snapshot = self._snapshots.get(call_id) or await self._snapshot(call_id)
+        row = CallEvent(call_id=call_id, at=self.clock.now(), type=type_, data=data or {})
+        self._pending.append(row)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+        payload = {"call": snapshot, "event": event_public(row)}
+        await self.bus.publish(Event(type=f"call.{type_}", data=payload))
+
+    async def _snapshot(self, call_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
             call = await s.get(Call, call_id)
-            if call is None:
-                raise CallNotFound(call_id)
-            row = CallEvent(call_id=call_id, at=now, type=type_, data=data or {})
-            s.add(row)
-            await s.commit()
-        await self._publish(f"call.{type_}", call, row)
+        if call is None:
+            raise CallNotFound(call_id)
+        return call_public(call)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(NOTE_FLUSH_SECONDS)
+        await self.flush()
+
+    async def close(self) -> None:
+        """Write what is still pending; called when the services stop."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the timeline steps noted so far, in one transaction."""
+        async with self._flush_lock:
+            self._flusher = None
+            rows, self._pending = self._pending, []
+            if not rows:
+                return
+            async with self.db.session() as s:
+                s.add_all(rows)
+                await s.commit()
 
     async def end(
         self,
@@ -173,6 +215,7 @@ class CallService:
         data: dict[str, Any],
         change: Any,
     ) -> Call:
+        await self.flush()
         now = self.clock.now()
         async with self.db.session() as s:
             call = await s.get(Call, call_id)
@@ -185,9 +228,26 @@ class CallService:
                 s.add(row)
             s.add(call)
             await s.commit()
+        self._remember(call)
         if row is not None:
             await self._publish(f"call.{type_}", call, row)
         return call
+
+    def _remember(self, call: Call) -> None:
+        if call.id is None:
+            return
+        if call.state == CallState.ENDED:
+            self._snapshots.pop(call.id, None)
+        else:
+            self._snapshots[call.id] = call_public(call)
+
+    async def customer_class(self, customer_id: int | None) -> str:
+        """ "new", "returning", "vip"...: what IVR conditions branch on."""
+        if customer_id is None:
+            return "new"
+        async with self.db.session() as s:
+            customer = await s.get(Customer, customer_id)
+        return customer.customer_class if customer is not None else "new"
 
     async def by_channel(self, channel_id: str) -> Call | None:
         async with self.db.session() as s:
@@ -220,6 +280,7 @@ class CallService:
         return rows, int(total)
 
     async def get_call(self, call_id: int) -> tuple[Call, list[CallEvent]]:
+        await self.flush()
         async with self.db.session() as s:
             call = await s.get(Call, call_id)
             if call is None:

@@ -16,9 +16,15 @@ from typing import Any
 
 from callcenter.calls.models import Call, Disposition
 from callcenter.calls.service import CallService, NewCall
+from callcenter.clock import Clock
+from callcenter.ivr.ari_port import AriCallPort, MediaResolver
+from callcenter.ivr.engine import CallInfo, Engine
+from callcenter.ivr.model import Flow
+from callcenter.ivr.registry import FlowRegistry
 from callcenter.pbx.ari import AriClient, AriNotFound
 from callcenter.pbx.channels import (
     Channel,
+    event_channel_id,
     hangup_cause_text,
     is_helper_channel,
     is_helper_name,
@@ -40,6 +46,7 @@ class LiveCall:
     hangup_cause_text: str | None = None
     ended_by: str = "caller"
     failed: bool = False
+    port: AriCallPort | None = None  # set while an IVR flow runs the call
 
 
 class CallController:
@@ -53,11 +60,18 @@ class CallController:
         *,
         app: str,
         greeting: list[str],
+        flows: FlowRegistry | None = None,
+        media: MediaResolver | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.ari = ari
         self.calls = calls
         self.app = app
         self.greeting = greeting
+        self.flows = flows
+        self.media = media
+        self.clock = clock or Clock()
+        self._supervisor = supervisor
         self.live: dict[str, LiveCall] = {}
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failsafe)
         self._handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {
@@ -75,11 +89,18 @@ class CallController:
         self.ari.add_on_connected(self.resync)
 
     async def on_event(self, event: dict[str, Any]) -> None:
-        handler = self._handlers.get(event.get("type", ""))
-        key = _channel_key(event)
-        if handler is None or key is None:
+        key = event_channel_id(event)
+        if key is None:
             return
-        self._serial.submit(key, handler(event), name=event["type"])
+        handler = self._handlers.get(event.get("type", ""))
+        live = self.live.get(key)
+        if live is not None and live.port is not None:
+            # A flow runs this call: it waits on the channel's events, in arrival order.
+            live.port.feed(event)
+        elif handler is None and event.get("type") != "StasisStart":
+            return
+        if handler is not None:
+            self._serial.submit(key, handler(event), name=event["type"])
 
     # ---- handlers, one channel at a time -------------------------------------------
 
@@ -115,7 +136,38 @@ class CallController:
         if isinstance(answered, BaseException):
             raise answered
         await self.calls.answered(live.call_id)
-        await self._greet(live)
+        await self._run(live, call)
+
+    async def _run(self, live: LiveCall, call: Call) -> None:
+        """The flow for the dialed number if there is one, else the default greeting."""
+        flow = self.flows.for_number(call.dialed_number) if self.flows else None
+        if flow is None or self.media is None:
+            await self._greet(live)
+            return
+        live.port = AriCallPort(self.ari, live.channel_id, self.media)
+        self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
+
+    async def _run_flow(self, live: LiveCall, call: Call, flow: Flow) -> None:
+        """Runs beside the channel's event lane (which feeds it), until the flow ends."""
+        assert live.port is not None
+        port = live.port
+        info = CallInfo(
+            caller_number=call.caller_number,
+            dialed_number=call.dialed_number,
+            customer_class=await self.calls.customer_class(call.customer_id),
+            now=self.clock.now,
+        )
+
+        async def on_step(kind: str, data: dict[str, Any]) -> None:
+            await self.calls.note(live.call_id, kind, data)
+
+        try:
+            outcome = await Engine(flow, port, info, on_step=on_step, flows=self.flows).run()
+        except Exception as exc:
+            await self._failsafe(live.channel_id, exc)
+            return
+        if outcome.reason not in ("caller", "transferred", "hangup") and not port.ended:
+            await port.hangup()  # the flow ran out of nodes: end the call cleanly
 
     async def _greet(self, live: LiveCall) -> None:
         """The default flow until the IVR takes over: a greeting, then music on hold."""
@@ -172,8 +224,8 @@ class CallController:
             live.call_id,
             cause=live.hangup_cause,
             cause_text=live.hangup_cause_text,
-            ended_by=live.ended_by,
-            disposition=Disposition.FAILED if live.failed else None,
+            ended_by=_ended_by(live),
+            disposition=_disposition(live),
         )
 
     # ---- never strand a caller ------------------------------------------------------
@@ -245,7 +297,12 @@ class CallController:
         if call.answered_at is None and channel.state != "Up":
             await self.ari.answer(channel.id)
             await self.calls.answered(call.id)
-            await self._greet(live)
+            await self._run(live, call)
+            return
+        if self.flows is not None and self.flows.for_number(call.dialed_number) is not None:
+            # Where it was in its flow died with the old process: start the flow over,
+            # which callers know from any IVR ("let me take you back to the main menu").
+            await self._run(live, call)
             return
         # The greeting still playing ends with a PlaybackFinished we will now see; else
         # the caller is on hold, and starting the music again only restarts the track.
@@ -260,6 +317,20 @@ class CallController:
         return True
 
 
+def _disposition(live: LiveCall) -> Disposition | None:
+    if live.failed:
+        return Disposition.FAILED
+    return Disposition.TRANSFERRED if live.port and live.port.transferred else None
+
+
+def _ended_by(live: LiveCall) -> str:
+    if live.port is not None and live.port.transferred:
+        return "transfer"
+    if live.port is not None and live.port.hung_up:
+        return "system"
+    return live.ended_by
+
+
 def _greet_id(live: LiveCall) -> str:
     return f"greet-{live.channel_id}"
 
@@ -267,14 +338,6 @@ def _greet_id(live: LiveCall) -> str:
 def _target_channel(playback: dict[str, Any]) -> str | None:
     target = str(playback.get("target_uri", ""))
     return target.removeprefix("channel:") if target.startswith("channel:") else None
-
-
-def _channel_key(event: dict[str, Any]) -> str | None:
-    if "channel" in event:
-        return str(event["channel"]["id"])
-    if "playback" in event:
-        return _target_channel(event["playback"])
-    return None
 
 
 def _int(value: Any) -> int | None:

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from callcenter.cli import call, db, pbx, server, users
+from callcenter.cli import call, db, ivr, pbx, server, users
 from callcenter.config import SettingsError
 from callcenter.events.redis import EventBusUnavailable
 from callcenter.migrate import DatabaseUnavailable
@@ -18,6 +18,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(pbx.app, name="pbx", help="Install, start and drive the local Asterisk.")
 app.add_typer(db.app, name="db", help="Database migrations.")
 app.add_typer(users.app, name="users", help="Manage users and API tokens.")
+app.add_typer(ivr.app, name="ivr", help="Validate, simulate and draw IVR flows.")
 server.register(app)
 call.register(app)
 

@@ -51,7 +51,10 @@ MMDEBSTRAP_COMMAND: tuple[str, ...] = (
 INSTALL_TIMEOUT = 1800.0
 CLI_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-INSTANCE_SUBDIRS = ("etc", "run", "log", "spool", "lib/astdb", "keys/keys", "cache", "media", "sim")
+INSTANCE_SUBDIRS = (
+    "etc", "run", "log", "spool", "spool/recording", "lib/astdb", "keys/keys", "cache", "media",
+    "sim",
+)  # fmt: skip
 # Stock files we do not template but whose absence makes a module decline to load
 # (app_confbridge) or log an error on every boot. Copied from the install, unchanged.
 PASSTHROUGH_CONFIGS = (
@@ -475,6 +478,14 @@ class LocalPbx:
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
         return copied
+
+    def publish_media(self, relative: str) -> None:
+        """Copy one file of media/ into the instance tree now (e.g. a prompt just rendered),
+        rather than waiting for the next full sync at start."""
+        rel = PurePosixPath(relative)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise PbxError(f"media path {relative!r} must be relative to media/")
+        self._copy_if_changed(self.settings.media_dir / rel, self.layout.host_tree / "media" / rel)
 
     def _copy_if_changed(self, source: Path, dest: Path) -> int:
         src_stat = source.stat()

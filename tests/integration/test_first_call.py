@@ -26,8 +26,10 @@ ADMIN_PASSWORD = "integration-admin-pw"
 
 
 @pytest.fixture(scope="module")
-def settings(asterisk):
-    return asterisk.settings.model_copy(update={"http_port": free_port()})
+def settings(asterisk, tmp_path_factory):
+    # No IVR flows: these tests are about the controller's own default (greeting, hold).
+    no_flows = tmp_path_factory.mktemp("no-flows")
+    return asterisk.settings.model_copy(update={"http_port": free_port(), "flows_dir": no_flows})
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,183 @@
+"""The CallPort of a real call: the flow's requests as ARI operations on its channel.
+
+The controller feeds this port every ARI event of the channel (`feed`), in order; the
+flow task waits on them here. Digits that arrive while nothing is reading them are kept
+(type-ahead), as callers who know the menu press before it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from callcenter.ivr import model as m
+from callcenter.ivr.engine import CallEnded
+from callcenter.pbx.ari import AriClient, AriNotFound
+
+log = logging.getLogger(__name__)
+
+MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
+ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
+
+
+class AriCallPort:
+    """One call's flow-facing side. `media` turns a Prompt into an ARI media URI."""
+
+    def __init__(self, ari: AriClient, channel_id: str, media: MediaResolver) -> None:
+        self.ari = ari
+        self.channel_id = channel_id
+        self.media = media
+        self.ended = False
+        self.hung_up = False  # by the flow: the call record says the system ended it
+        self.transferred = False
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._digits: deque[str] = deque()
+        self.last_prompt_started: float | None = None  # monotonic; for the benchmark
+
+    def feed(self, event: dict[str, Any]) -> None:
+        """Called by the controller for each event of this channel, in arrival order."""
+        kind = event.get("type")
+        if kind == "ChannelDtmfReceived":
+            self._digits.append(str(event.get("digit", "")))
+        elif kind in ENDING_EVENTS:
+            self.ended = True
+        self._events.put_nowait(event)
+
+    async def _next_event(self, timeout: float | None) -> dict[str, Any] | None:  # noqa: ASYNC109
+        if self.ended and self._events.empty():
+            raise CallEnded
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            return None
+        if event.get("type") in ENDING_EVENTS:
+            raise CallEnded
+        return event
+
+    async def _ari(self, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except AriNotFound:
+            raise CallEnded from None
+
+    # ---- CallPort ----------------------------------------------------------------
+
+    async def play(
+        self,
+        prompts: list[m.Prompt],
+        language: str,
+        variables: Mapping[str, str],
+        *,
+        interrupt: str,
+    ) -> str:
+        if interrupt and self._digits and self._digits[0] in interrupt:
+            return self._digits.popleft()  # typed ahead: skip the prompt
+        media = [await self.media(p, language, variables) for p in prompts]
+        playback_id = f"ivr-{secrets.token_hex(8)}"
+        self.last_prompt_started = time.monotonic()
+        await self._ari(self.ari.play(self.channel_id, media, playback_id=playback_id))
+        while True:
+            event = await self._next_event(None)
+            assert event is not None
+            kind = event.get("type")
+            if kind == "PlaybackFinished" and event.get("playback", {}).get("id") == playback_id:
+                return ""
+            barged = kind == "ChannelDtmfReceived" and interrupt and self._digits
+            if barged and self._digits[0] in interrupt:
+                with contextlib.suppress(AriNotFound):
+                    await self.ari.stop_playback(playback_id)
+                return self._digits.popleft()
+
+    async def read_digits(
+        self, *, first_timeout: float, inter_digit_timeout: float, max_digits: int, terminator: str
+    ) -> str:
+        digits = ""
+        timeout = first_timeout
+        while len(digits) < max_digits:
+            if not self._digits:
+                deadline = time.monotonic() + timeout
+                while not self._digits:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or await self._next_event(remaining) is None:
+                        break
+                if not self._digits:
+                    break
+            key = self._digits.popleft()
+            if terminator and key == terminator:
+                break
+            digits += key
+            timeout = inter_digit_timeout
+        return digits
+
+    async def listen(self, phrases: list[str], language: str, seconds: float) -> str | None:
+        # Speech recognition on live calls is not wired yet: speech menus use their
+        # keypad options, which every speech menu offers as the fallback.
+        return None
+
+    async def record(
+        self, *, max_seconds: float, silence_seconds: float, beep: bool
+    ) -> dict[str, Any] | None:
+        name = f"voicemail-{self.channel_id}-{secrets.token_hex(4)}"
+        await self._ari(
+            self.ari.request(
+                "POST",
+                f"channels/{self.channel_id}/record",
+                params={
+                    "name": name,
+                    "format": "wav",
+                    "maxDurationSeconds": int(max_seconds),
+                    "maxSilenceSeconds": int(silence_seconds),
+                    "beep": beep,
+                    "terminateOn": "#",
+                    "ifExists": "overwrite",
+                },
+            )
+        )
+        try:
+            while True:
+                event = await self._next_event(None)
+                assert event is not None
+                if event.get("type") in ("RecordingFinished", "RecordingFailed"):
+                    recording = event.get("recording", {})
+                    if recording.get("name") == name:
+                        return _recording_summary(recording)
+        except CallEnded:
+            # Hanging up is how most messages end: the recording is stored regardless.
+            return {"name": name, "ended_by": "caller"}
+
+    async def hold(self, seconds: float) -> None:
+        await self._ari(self.ari.start_moh(self.channel_id))
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            await self._next_event(remaining)
+        with contextlib.suppress(AriNotFound):
+            await self.ari.stop_moh(self.channel_id)
+
+    async def transfer(self, kind: str, target: str) -> bool:
+        context = "callcenter-transfer" if kind == "extension" else "callcenter-transfer-external"
+        self.transferred = True  # before: the StasisEnd it causes may be handled first
+        try:
+            await self.ari.continue_in_dialplan(self.channel_id, context, target, 1)
+        except AriNotFound:
+            raise CallEnded from None
+        return True
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        with contextlib.suppress(AriNotFound):
+            await self.ari.hangup(self.channel_id)
+
+
+def _recording_summary(recording: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": recording.get("name"),
+        "duration": recording.get("duration"),
+        "state": recording.get("state"),
+        "cause": recording.get("cause"),
+    }
