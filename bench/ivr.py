@@ -39,7 +39,7 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.call_setup import SIPP_ADDRESS, cpu_seconds, percentile  # noqa: E402
+from bench.call_setup import SIPP_ADDRESS, _profile, cpu_seconds, percentile  # noqa: E402
 from callcenter.config import Settings  # noqa: E402
 from callcenter.pbx.sandbox import LocalPbx  # noqa: E402
 from tests.support.controller import ServerProcess, free_port  # noqa: E402
@@ -222,9 +222,12 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"{args.calls} concurrent callers, {args.presses} digits each, "
               f"digit -> next prompt start (ms, Asterisk's clock)")  # fmt: skip
         await asyncio.to_thread(sipp, settings, work, "598", args.calls, args.presses, args.gap)
+        profiler = _profile(server.proc.pid, 20)
         ctrl0, ast0 = cpu_seconds(server.proc.pid), cpu_seconds(asterisk_pid)
         started = time.monotonic()
         await asyncio.to_thread(sipp, settings, work, "500", args.calls, args.presses, args.gap)
+        if profiler is not None:
+            profiler.wait()
         elapsed = time.monotonic() - started
         ctrl = cpu_seconds(server.proc.pid) - ctrl0
         ast = cpu_seconds(asterisk_pid) - ast0

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # Where the controller reaches ARI/AMI; empty = the local PBX on loopback.
     ari_url: str = ""
     ami_host: str = "127.0.0.1"
+    # REST requests on the events websocket (Asterisk 22.4+); off for an older Asterisk.
+    ari_rest_over_websocket: bool = True
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
     # Project files Asterisk must read (prompts, flows' media); synced into the instance.
     media_dir: Path = Field(default_factory=default_media_dir)

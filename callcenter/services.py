@@ -29,6 +29,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AMI_EVENT_CLASSES = "system,agent"
+# The ARI events the controller and running flows act on; Asterisk drops the rest.
+CONTROLLER_EVENTS = (
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDtmfReceived",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "PlaybackFinished",
+    "RecordingFinished",
+    "RecordingFailed",
+    "ApplicationReplaced",
+)
 
 
 @dataclass
@@ -109,7 +121,14 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     ari_user, ari_password = pbx.ari_credentials
     ami_user, ami_password = pbx.ami_credentials
     supervisor = TaskSupervisor()
-    ari = AriClient(settings.ari_url or pbx.ari_url, ari_user, ari_password, settings.stasis_app)
+    ari = AriClient(
+        settings.ari_url or pbx.ari_url,
+        ari_user,
+        ari_password,
+        settings.stasis_app,
+        rest_over_websocket=settings.ari_rest_over_websocket,
+        allowed_events=CONTROLLER_EVENTS,
+    )
     # Only the event classes the controller acts on: with "on", every RTCP report and
     # dialplan step of every call would be parsed here for nothing.
     ami = AmiClient(

@@ -34,6 +34,7 @@ from callcenter.tasks import SerialExecutor, TaskSupervisor
 log = logging.getLogger(__name__)
 
 FAILSAFE_CONTEXT = "callcenter-failsafe"
+LIFECYCLE_EVENTS = frozenset({"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"})
 
 
 @dataclass
@@ -88,15 +89,23 @@ class CallController:
         self.ari.add_handler(self.on_event)
         self.ari.add_on_connected(self.resync)
 
-    async def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Route an ARI event: to the call's flow, and to its handler in the channel's lane.
+
+        Synchronous on purpose: it runs inline as the event is read, so routing keeps the
+        order of arrival and costs no task of its own.
+        """
         key = event_channel_id(event)
         if key is None:
             return
         handler = self._handlers.get(event.get("type", ""))
         live = self.live.get(key)
         if live is not None and live.port is not None:
-            # A flow runs this call: it waits on the channel's events, in arrival order.
+            # A flow runs this call: it waits on the channel's events, in arrival order,
+            # and its steps record the digits; only the call's end is ours to handle.
             live.port.feed(event)
+            if event.get("type") not in LIFECYCLE_EVENTS:
+                return
         elif handler is None and event.get("type") != "StasisStart":
             return
         if handler is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from callcenter.ivr import model as m
 from callcenter.ivr.tts import fill, render_speech
 from callcenter.pbx.sandbox import LocalPbx
+
+FILE_RECHECK_SECONDS = 2.0
 
 
 class PromptMedia:
@@ -19,6 +22,7 @@ class PromptMedia:
         self.pbx = pbx
         self.media_dir = media_dir
         self._published: set[str] = set()
+        self._checked: dict[str, float] = {}
 
     async def __call__(self, prompt: m.Prompt, language: str, variables: Mapping[str, str]) -> str:
         if prompt.sound is not None:
@@ -32,9 +36,12 @@ class PromptMedia:
             path = await render_speech(text, lang, self.media_dir / "prompts" / "tts")
             relative = path.relative_to(self.media_dir).as_posix()
         # Speech files are named by their content: once copied, always current. A file
-        # an admin may replace is checked (size, mtime) each time it is played.
-        if relative not in self._published:
+        # an admin may replace is checked again (size, mtime) after FILE_RECHECK_SECONDS.
+        now = time.monotonic()
+        if relative not in self._published or (
+            prompt.say is None and now - self._checked.get(relative, 0.0) > FILE_RECHECK_SECONDS
+        ):
             await asyncio.to_thread(self.pbx.publish_media, relative)
-            if prompt.say is not None:
-                self._published.add(relative)
+            self._published.add(relative)
+            self._checked[relative] = now
         return "sound:" + self.pbx.asterisk_media_path(relative)

@@ -44,12 +44,19 @@ class EventLog:
                 await self._changed.wait()
 
 
-@pytest.fixture
-async def ari(asterisk: Any) -> AsyncIterator[AriClient]:
+@pytest.fixture(params=[False, True], ids=["rest-over-http", "rest-over-websocket"])
+async def ari(asterisk: Any, request: pytest.FixtureRequest) -> AsyncIterator[AriClient]:
     user, password = asterisk.ari_credentials
     # A private app name: never steals the controller's app (ApplicationReplaced).
     app = f"ari-live-{secrets.token_hex(4)}"
-    client = AriClient(asterisk.ari_url, user, password, app, backoff=Backoff(initial=0.1))
+    client = AriClient(
+        asterisk.ari_url,
+        user,
+        password,
+        app,
+        backoff=Backoff(initial=0.1),
+        rest_over_websocket=request.param,
+    )
     yield client
     await client.stop()
 
