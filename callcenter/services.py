@@ -111,6 +111,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.media import PromptMedia
     from callcenter.ivr.registry import FlowRegistry
+    from callcenter.ivr.speech import RecordingRecognizer
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.pbx.sandbox import LocalPbx
@@ -147,6 +148,9 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         flows=flows,
         media=PromptMedia(pbx, settings.media_dir),
         clock=services.clock,
+        speech=RecordingRecognizer(
+            lambda name: pbx.instance_file(f"spool/recording/{name}.wav")[0]
+        ),
     )
     controller.attach()
     supervisor.spawn(flows.watch(settings.ivr_reload_seconds), name="ivr-flows-watch")

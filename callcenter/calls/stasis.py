@@ -21,6 +21,7 @@ from callcenter.ivr.ari_port import AriCallPort, MediaResolver
 from callcenter.ivr.engine import CallInfo, Engine
 from callcenter.ivr.model import Flow
 from callcenter.ivr.registry import FlowRegistry
+from callcenter.ivr.speech import RecordingRecognizer
 from callcenter.pbx.ari import AriClient, AriNotFound
 from callcenter.pbx.channels import (
     Channel,
@@ -64,6 +65,7 @@ class CallController:
         flows: FlowRegistry | None = None,
         media: MediaResolver | None = None,
         clock: Clock | None = None,
+        speech: RecordingRecognizer | None = None,
     ) -> None:
         self.ari = ari
         self.calls = calls
@@ -71,6 +73,7 @@ class CallController:
         self.greeting = greeting
         self.flows = flows
         self.media = media
+        self.speech = speech
         self.clock = clock or Clock()
         self._supervisor = supervisor
         self.live: dict[str, LiveCall] = {}
@@ -153,7 +156,7 @@ class CallController:
         if flow is None or self.media is None:
             await self._greet(live)
             return
-        live.port = AriCallPort(self.ari, live.channel_id, self.media)
+        live.port = AriCallPort(self.ari, live.channel_id, self.media, self.speech)
         self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
 
     async def _run_flow(self, live: LiveCall, call: Call, flow: Flow) -> None:

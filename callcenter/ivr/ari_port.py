@@ -18,21 +18,30 @@ from typing import Any
 
 from callcenter.ivr import model as m
 from callcenter.ivr.engine import CallEnded
+from callcenter.ivr.speech import RecordingRecognizer
 from callcenter.pbx.ari import AriClient, AriNotFound
 
 log = logging.getLogger(__name__)
 
 MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
+LISTEN_SILENCE_SECONDS = 2
 ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 
 
 class AriCallPort:
     """One call's flow-facing side. `media` turns a Prompt into an ARI media URI."""
 
-    def __init__(self, ari: AriClient, channel_id: str, media: MediaResolver) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        channel_id: str,
+        media: MediaResolver,
+        speech: RecordingRecognizer | None = None,
+    ) -> None:
         self.ari = ari
         self.channel_id = channel_id
         self.media = media
+        self.speech = speech
         self.ended = False
         self.hung_up = False  # by the flow: the call record says the system ended it
         self.transferred = False
@@ -116,9 +125,40 @@ class AriCallPort:
         return digits
 
     async def listen(self, phrases: list[str], language: str, seconds: float) -> str | None:
-        # Speech recognition on live calls is not wired yet: speech menus use their
-        # keypad options, which every speech menu offers as the fallback.
-        return None
+        """Record what the caller says (until a pause, a key or `seconds`), then match it.
+
+        A key pressed meanwhile ends the recording and stays buffered for the keypad
+        fallback; a language without a model goes straight to that fallback.
+        """
+        if self.speech is None or not self.speech.supports(language):
+            return None
+        name = f"listen-{self.channel_id}-{secrets.token_hex(4)}"
+        await self._ari(
+            self.ari.request(
+                "POST",
+                f"channels/{self.channel_id}/record",
+                params={
+                    "name": name,
+                    "format": "wav",
+                    "maxDurationSeconds": max(1, round(seconds)),
+                    "maxSilenceSeconds": LISTEN_SILENCE_SECONDS,
+                    "beep": False,
+                    "terminateOn": "any",
+                    "ifExists": "overwrite",
+                },
+            )
+        )
+        while True:
+            event = await self._next_event(None)
+            assert event is not None
+            recording = event.get("recording", {})
+            if event.get("type") == "RecordingFailed" and recording.get("name") == name:
+                return None
+            if event.get("type") == "RecordingFinished" and recording.get("name") == name:
+                break
+        if self._digits:
+            return None  # the caller chose by keypad
+        return await self.speech.recognize(name, phrases)
 
     async def record(
         self, *, max_seconds: float, silence_seconds: float, beep: bool

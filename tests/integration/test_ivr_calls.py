@@ -124,6 +124,25 @@ FLOWS = {
             "tech": {"type": "hangup", "prompt": {"say": "技术"}},
         },
     },
+    "speech_en": {
+        "name": "speech_en",
+        "numbers": ["303"],
+        "start": "ask",
+        "nodes": {
+            "ask": {
+                "type": "speech_menu",
+                "prompt": {"say": "How can I help?"},
+                "phrases": {"billing question": "billing", "i want to talk to an agent": "agent"},
+                "dtmf": {"1": "billing"},
+                "timeout": 8,
+                "retries": 1,
+                "on_failure": "nothing",
+            },
+            "billing": {"type": "hangup"},
+            "agent": {"type": "hangup"},
+            "nothing": {"type": "hangup"},
+        },
+    },
 }
 
 
@@ -248,6 +267,18 @@ async def test_goto_another_flow_after_hours_takes_a_voicemail(settings, asteris
     _call, events = _path(api, report.inbound_channel_id)
     assert _nodes(events)[:4] == ["welcome", "menu", "other", "jump"]
     assert _nodes(events)[4:6] == ["hours", "message"]  # the other flow, from its start
+
+
+async def test_speech_menu_understands_a_spoken_phrase(settings, api, tmp_path):
+    said = tmp_path / "agent.wav"
+    subprocess.run(["espeak-ng", "-w", str(said), "I want to talk to an agent"], check=True)
+    padded = tmp_path / "agent-padded.wav"  # the caller speaks after the question
+    subprocess.run(["sox", str(said), str(padded), "pad", "2", "0"], check=True)
+    report = await place_call(settings, "303", audio=padded, hold=8)
+    _call, events = _path(api, report.inbound_channel_id)
+    assert _nodes(events) == ["ask", "agent"], events
+    heard = next(e["data"] for e in events if e["type"] == "ivr.input")
+    assert heard["said"] == "i want to talk to an agent"
 
 
 async def test_speech_menu_falls_back_to_the_keypad_in_chinese(settings, api):
