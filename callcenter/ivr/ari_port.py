@@ -133,63 +133,52 @@ class AriCallPort:
         if self.speech is None or not self.speech.supports(language):
             return None
         name = f"listen-{self.channel_id}-{secrets.token_hex(4)}"
-        await self._ari(
-            self.ari.request(
-                "POST",
-                f"channels/{self.channel_id}/record",
-                params={
-                    "name": name,
-                    "format": "wav",
-                    "maxDurationSeconds": max(1, round(seconds)),
-                    "maxSilenceSeconds": LISTEN_SILENCE_SECONDS,
-                    "beep": False,
-                    "terminateOn": "any",
-                    "ifExists": "overwrite",
-                },
-            )
-        )
-        while True:
-            event = await self._next_event(None)
-            assert event is not None
-            recording = event.get("recording", {})
-            if event.get("type") == "RecordingFailed" and recording.get("name") == name:
-                return None
-            if event.get("type") == "RecordingFinished" and recording.get("name") == name:
-                break
-        if self._digits:
-            return None  # the caller chose by keypad
+        await self._start_recording(name, seconds, LISTEN_SILENCE_SECONDS, False, "any")
+        finished = await self._recording_done(name)
+        if finished is None or self._digits:
+            return None  # it failed, or the caller chose by keypad
         return await self.speech.recognize(name, phrases)
 
     async def record(
         self, *, max_seconds: float, silence_seconds: float, beep: bool
     ) -> dict[str, Any] | None:
         name = f"voicemail-{self.channel_id}-{secrets.token_hex(4)}"
-        await self._ari(
-            self.ari.request(
-                "POST",
-                f"channels/{self.channel_id}/record",
-                params={
-                    "name": name,
-                    "format": "wav",
-                    "maxDurationSeconds": int(max_seconds),
-                    "maxSilenceSeconds": int(silence_seconds),
-                    "beep": beep,
-                    "terminateOn": "#",
-                    "ifExists": "overwrite",
-                },
-            )
-        )
+        await self._start_recording(name, max_seconds, silence_seconds, beep, "#")
         try:
-            while True:
-                event = await self._next_event(None)
-                assert event is not None
-                if event.get("type") in ("RecordingFinished", "RecordingFailed"):
-                    recording = event.get("recording", {})
-                    if recording.get("name") == name:
-                        return _recording_summary(recording)
+            recording = await self._recording_done(name)
         except CallEnded:
             # Hanging up is how most messages end: the recording is stored regardless.
             return {"name": name, "ended_by": "caller"}
+        return _recording_summary(recording) if recording is not None else None
+
+    async def _start_recording(
+        self, name: str, seconds: float, silence: float, beep: bool, terminate_on: str
+    ) -> None:
+        params = {
+            "name": name,
+            "format": "wav",
+            "maxDurationSeconds": max(1, round(seconds)),
+            "maxSilenceSeconds": round(silence),
+            "beep": beep,
+            "terminateOn": terminate_on,
+            "ifExists": "overwrite",
+        }
+        await self._ari(
+            self.ari.request("POST", f"channels/{self.channel_id}/record", params=params)
+        )
+
+    async def _recording_done(self, name: str) -> Mapping[str, Any] | None:
+        """The finished recording's description, or None if Asterisk reports a failure."""
+        while True:
+            event = await self._next_event(None)
+            assert event is not None
+            recording = event.get("recording", {})
+            if recording.get("name") != name:
+                continue
+            if event.get("type") == "RecordingFinished":
+                return recording
+            if event.get("type") == "RecordingFailed":
+                return None
 
     async def hold(self, seconds: float) -> None:
         await self._ari(self.ari.start_moh(self.channel_id))

@@ -1,4 +1,4 @@
-"""The calls API and the events websocket on the real app: who may see which calls."""
+"""The calls and IVR admin APIs and the events websocket on the real app: who sees what."""
 
 from __future__ import annotations
 
@@ -102,3 +102,15 @@ def test_health_reports_each_part(client):
     assert body["components"]["database"] == "ok"
     assert body["components"]["event_bus"] == "ok"
     assert body["components"]["asterisk_ari"] == "disabled"
+
+
+def test_ivr_flows_and_their_graph_for_admins_only(client):
+    assert client.get("/api/ivr/flows").status_code == 401
+    assert client.get("/api/ivr/flows", headers=_auth(client, "sup")).status_code == 403
+    headers = _auth(client, "boss")
+    body = client.get("/api/ivr/flows", headers=headers).json()
+    main = next(f for f in body["flows"] if f["name"] == "main")
+    assert main["numbers"] == ["100"] and body["problems"] == []
+    svg = client.get("/api/ivr/flows/main/graph.svg", headers=headers)
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    assert client.get("/api/ivr/flows/nope/graph.svg", headers=headers).status_code == 404

@@ -51,7 +51,14 @@ FLOWS = {
             "menu": {
                 "type": "menu",
                 "prompt": {"say": "Press 1 for orders, 3 to wait, 4 for your account."},
-                "options": {"1": "order", "3": "wait", "4": "account", "5": "other", "7": "agent"},
+                "options": {
+                    "1": "order",
+                    "3": "wait",
+                    "4": "account",
+                    "5": "other",
+                    "6": "call_me",
+                    "7": "agent",
+                },
                 "on_failure": "bye",
             },
             "order": {
@@ -89,6 +96,11 @@ FLOWS = {
             "other": {"type": "set", "variables": {"came_from": "menu"}, "next": "jump"},
             "jump": {"type": "goto", "flow": "closed"},
             "agent": {"type": "transfer", "extension": "2001"},
+            "call_me": {
+                "type": "callback",
+                "prompt": {"say": "We can call you back."},
+                "next": "bye",
+            },
             "bye": {"type": "hangup", "prompt": {"sound": "goodbye"}},
         },
     },
@@ -285,6 +297,16 @@ async def test_speech_menu_falls_back_to_the_keypad_in_chinese(settings, api):
     report = await place_call(settings, "302", dtmf="1", hold=15)
     _call, events = _path(api, report.inbound_channel_id)
     assert _nodes(events) == ["ask", "billing"]
+
+
+async def test_callback_confirms_the_callers_number(settings, api):
+    report = await place_call(settings, "300", dtmf="61", hold=25, caller="+8613700002222")
+    _call, events = _path(api, report.inbound_channel_id)
+    assert _nodes(events) == ["welcome", "menu", "call_me", "bye"]
+    requested = next(e["data"] for e in events if e["type"] == "callback.requested")
+    assert requested["number"] == "+8613700002222"
+    confirm = next(e["data"] for e in events if e["type"] == "ivr.confirm")
+    assert confirm["key"] == "1"
 
 
 async def test_transfer_hands_the_call_to_the_dialplan(settings, api):
