@@ -144,7 +144,7 @@ FLOWS = {
             "ask": {
                 "type": "speech_menu",
                 "prompt": {"say": "How can I help?"},
-                "phrases": {"billing question": "billing", "i want to talk to an agent": "agent"},
+                "phrases": {"check my order": "billing", "i want to talk to an agent": "agent"},
                 "dtmf": {"1": "billing"},
                 "timeout": 8,
                 "retries": 1,

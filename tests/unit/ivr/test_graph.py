@@ -20,7 +20,7 @@ def test_dot_has_every_node_and_labelled_edges():
     for node_id in flow.nodes:
         assert f'"{node_id}" [shape=' in dot
     assert '"menu" -> "order_number" [label="3"];' in dot
-    assert '"support" -> "support_billing" [label="\\"billing question\\""];' in dot
+    assert '"support" -> "order_number" [label="\\"check my order\\""];' in dot
     assert '"order_number" -> "menu" [label="failure"];' in dot
 
 
