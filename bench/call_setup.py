@@ -142,6 +142,8 @@ def _profile(pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
     if not target or not shutil.which("py-spy"):
         return None
     command = ["py-spy", "record", "-p", str(pid), "-d", f"{seconds:.0f}", "-r", "200"]
+    if os.environ.get("BENCH_PROFILE_NATIVE"):  # C frames too: the event loop's own work
+        command.append("--native")
     return subprocess.Popen([*command, "-f", "raw", "-o", target], stdout=subprocess.DEVNULL)
 
 

@@ -221,7 +221,9 @@ async def main_async(args: argparse.Namespace) -> None:
         assert asterisk_pid is not None
         print(f"{args.calls} concurrent callers, {args.presses} digits each, "
               f"digit -> next prompt start (ms, Asterisk's clock)")  # fmt: skip
+        idle0, started = cpu_seconds(server.proc.pid), time.monotonic()
         await asyncio.to_thread(sipp, settings, work, "598", args.calls, args.presses, args.gap)
+        idle = (cpu_seconds(server.proc.pid) - idle0) / (time.monotonic() - started)
         profiler = _profile(server.proc.pid, 20)
         ctrl0, ast0 = cpu_seconds(server.proc.pid), cpu_seconds(asterisk_pid)
         started = time.monotonic()
@@ -242,6 +244,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"  added by the flow engine at p99: {added:+.1f} ms")
         print(f"\nCPU during the flow run ({elapsed:.0f} s)")
         print(f"  controller {ctrl:.2f} s, Asterisk {ast:.2f} s, ratio {ctrl / ast:.3f}")
+        print(f"  (the controller idles at {idle * elapsed:.2f} s of CPU in as long)")
     finally:
         watcher.cancel()
         with contextlib.suppress(BaseException):

@@ -6,17 +6,18 @@ This is the domain side of calls; `stasis.py` translates ARI events into these c
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import Connection, bindparam, func, insert, update
 from sqlmodel import col, select
 
 from callcenter.calls.models import Call, CallEvent, CallState, Disposition
 from callcenter.clock import Clock
 from callcenter.customers.models import Customer
-from callcenter.customers.service import find_or_create_by_phone
+from callcenter.customers.service import ContactProfile, find_or_create_by_phone
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
 
@@ -76,7 +77,21 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-NOTE_FLUSH_SECONDS = 0.05
+NOTE_FLUSH_SECONDS = 0.2  # how stale the stored timeline may be; readers flush first
+ENDED_KEPT = 1000  # ended records kept in memory for the cause reported after the end
+
+CALLS = Call.__table__  # type: ignore[attr-defined]
+EVENTS = CallEvent.__table__  # type: ignore[attr-defined]
+# What changes in a call record after it is created: written back in one UPDATE.
+MUTABLE = (
+    "state", "disposition", "hangup_cause", "hangup_cause_text", "ended_by",
+    "answered_at", "ended_at", "agent_id",
+)  # fmt: skip
+UPDATE_CALL = (
+    update(CALLS)
+    .where(CALLS.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"v_{name}") for name in MUTABLE})
+)
 
 
 class CallNotFound(LookupError):
@@ -84,7 +99,15 @@ class CallNotFound(LookupError):
 
 
 class CallService:
-    """Creates and updates call records; the only writer of `calls` and `call_events`."""
+    """Creates and updates call records; the only writer of `calls` and `call_events`.
+
+    A call in progress lives in memory: its changes and timeline steps are published at
+    once and written together with every other call's a moment later (one transaction
+    per 200 ms). A busy IVR adds several steps per caller per second, and a transaction
+    per step or per state change was most of the controller's CPU. Only the record's
+    creation waits on the database, for its id. Anything that reads records from the
+    database flushes first, so readers never see an older state than was published.
+    """
 
     def __init__(self, db: Database, bus: EventBus, clock: Clock, node: str = "local") -> None:
         self.db = db
@@ -92,38 +115,43 @@ class CallService:
         self.clock = clock
         self.node = node
         self._pending: list[dict[str, Any]] = []  # call_events rows not yet written
+        self._dirty: dict[int, Call] = {}  # records changed since they were last written
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._live: dict[int, Call] = {}  # records of calls in progress
+        self._ended: OrderedDict[int, Call] = OrderedDict()  # the latest ended records
+        self._channels: dict[str, int] = {}  # channel id -> call id, for the two above
         self._snapshots: dict[int, dict[str, Any]] = {}  # calls in progress, as published
         self._classes: dict[int, str] = {}  # customer id -> class, read once by the flow
 
     async def start(self, new: NewCall) -> Call:
         """Record an arriving call and link it to the caller's profile (made if new)."""
         now = self.clock.now()
-        async with self.db.session() as s:
-            customer = await find_or_create_by_phone(
-                s, new.caller_number, at=now, name=new.caller_name
-            )
-            call = Call(
-                channel_id=new.channel_id,
-                node=self.node,
-                direction=new.direction,
-                caller_number=new.caller_number,
-                caller_name=new.caller_name,
-                dialed_number=new.dialed_number,
-                customer_id=customer.id if customer else None,
-                started_at=now,
-            )
-            s.add(call)
-            if customer is not None and customer.id is not None:
-                self._classes[customer.id] = customer.customer_class
-            await s.flush()
-            assert call.id is not None
-            row = CallEvent(call_id=call.id, at=now, type="started", data={})
-            s.add(row)
-            await s.commit()
+        call = Call(
+            channel_id=new.channel_id,
+            node=self.node,
+            direction=new.direction,
+            caller_number=new.caller_number,
+            caller_name=new.caller_name,
+            dialed_number=new.dialed_number,
+            started_at=now,
+        )
+        values = call.model_dump(exclude={"id"})
+
+        def record(conn: Connection) -> tuple[int, ContactProfile | None]:
+            profile = find_or_create_by_phone(conn, new.caller_number, at=now, name=new.caller_name)
+            if profile is not None:
+                values["customer_id"] = profile.customer_id
+            inserted = conn.execute(insert(CALLS).values(values).returning(CALLS.c.id))
+            return inserted.scalar_one(), profile
+
+        call.id, profile = await self.db.write(record)
+        if profile is not None:
+            call.customer_id = profile.customer_id
+            self._classes[profile.customer_id] = profile.customer_class
+        assert call.id is not None
         self._remember(call)
-        await self._publish("call.started", call, row)
+        await self._changed(call, "started", {}, now)
         return call
 
     async def answered(self, call_id: int) -> Call:
@@ -136,29 +164,30 @@ class CallService:
 
         return await self._update(call_id, "answered", {}, change)
 
-    async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
-        """Add a step to the call's timeline (DTMF, a flow's node, …) and publish it.
+    async def assign(self, call_id: int, agent_id: int) -> Call:
+        """The agent now handling the call (routing sets it; records and reports use it)."""
 
-        Published at once, written a moment later together with every other call's steps:
-        a busy IVR adds several steps per caller per second, and one transaction per step
-        was most of the controller's CPU. Anything that reads or changes the call record
-        flushes first, so the timeline's order is always the order of events.
-        """
-        snapshot = self._snapshots.get(call_id) or await self._snapshot(call_id)
+        async def change(call: Call, now: datetime) -> bool:
+            if call.agent_id == agent_id:
+                return False
+            call.agent_id = agent_id
+            return True
+
+        return await self._update(call_id, "assigned", {"agent_id": agent_id}, change)
+
+    async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
+        """Add a step to the call's timeline (DTMF, a flow's node, …) and publish it."""
+        snapshot = self._snapshots.get(call_id) or call_public(await self._record(call_id))
         at, data = self.clock.now(), data or {}
-        self._pending.append({"call_id": call_id, "at": at, "type": type_, "data": data})
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+        self._write_later(call_id, at, type_, data)
         event = {"id": None, "at": _iso(at), "type": type_, "data": data}
         payload = {"call": snapshot, "event": event}
         await self.bus.publish(Event(type=f"call.{type_}", data=payload))
 
-    async def _snapshot(self, call_id: int) -> dict[str, Any]:
-        async with self.db.session() as s:
-            call = await s.get(Call, call_id)
-        if call is None:
-            raise CallNotFound(call_id)
-        return call_public(call)
+    def _write_later(self, call_id: int, at: datetime, type_: str, data: dict[str, Any]) -> None:
+        self._pending.append({"call_id": call_id, "at": at, "type": type_, "data": data})
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(NOTE_FLUSH_SECONDS)
@@ -171,16 +200,26 @@ class CallService:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write the timeline steps noted so far, in one transaction."""
+        """Write the changed records and the steps noted so far, in one transaction."""
         async with self._flush_lock:
             self._flusher = None
             rows, self._pending = self._pending, []
-            if not rows:
+            dirty, self._dirty = list(self._dirty.values()), {}
+            if not rows and not dirty:
                 return
-            async with self.db.session() as s:
-                # One executemany INSERT: the ORM's unit of work costs more than the rows.
-                await s.exec(insert(CallEvent), params=rows)  # type: ignore[call-overload]
-                await s.commit()
+            changes = [
+                {"b_id": call.id, **{f"v_{name}": getattr(call, name) for name in MUTABLE}}
+                for call in dirty
+            ]
+
+            def write(conn: Connection) -> None:
+                # executemany statements: the ORM's unit of work costs more than the rows.
+                if changes:
+                    conn.execute(UPDATE_CALL, changes)
+                if rows:
+                    conn.execute(insert(EVENTS), rows)
+
+            await self.db.write(write)
 
     async def end(
         self,
@@ -220,31 +259,55 @@ class CallService:
         data: dict[str, Any],
         change: Any,
     ) -> Call:
-        await self.flush()
+        call = await self._record(call_id)
         now = self.clock.now()
+        before = _mutable(call)
+        changed = await change(call, now)
+        if _mutable(call) != before:
+            self._dirty[call_id] = call
+            if not changed and self._flusher is None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+        self._remember(call)
+        if changed:
+            await self._changed(call, type_, data, now)
+        return call
+
+    async def _changed(self, call: Call, type_: str, data: dict[str, Any], at: datetime) -> None:
+        assert call.id is not None
+        self._write_later(call.id, at, type_, data)
+        event = {"id": None, "at": _iso(at), "type": type_, "data": data}
+        await self.bus.publish(
+            Event(type=f"call.{type_}", data={"call": call_public(call), "event": event})
+        )
+
+    async def _record(self, call_id: int) -> Call:
+        """The call's record: from memory while it is in progress, else from the database."""
+        call = self._live.get(call_id) or self._ended.get(call_id)
+        if call is not None:
+            return call
+        await self.flush()
         async with self.db.session() as s:
             call = await s.get(Call, call_id)
-            if call is None:
-                raise CallNotFound(call_id)
-            changed = await change(call, now)
-            row = None
-            if changed:
-                row = CallEvent(call_id=call_id, at=now, type=type_, data=data)
-                s.add(row)
-            s.add(call)
-            await s.commit()
+        if call is None:
+            raise CallNotFound(call_id)
         self._remember(call)
-        if row is not None:
-            await self._publish(f"call.{type_}", call, row)
         return call
 
     def _remember(self, call: Call) -> None:
         if call.id is None:
             return
-        if call.state == CallState.ENDED:
-            self._snapshots.pop(call.id, None)
-        else:
+        self._channels[call.channel_id] = call.id
+        if call.state != CallState.ENDED:
+            self._live[call.id] = call
             self._snapshots[call.id] = call_public(call)
+            return
+        self._live.pop(call.id, None)
+        self._snapshots.pop(call.id, None)
+        self._ended[call.id] = call
+        self._ended.move_to_end(call.id)
+        while len(self._ended) > ENDED_KEPT:
+            _, old = self._ended.popitem(last=False)
+            self._channels.pop(old.channel_id, None)
 
     async def customer_class(self, customer_id: int | None) -> str:
         """ "new", "returning", "vip"...: what IVR conditions branch on."""
@@ -257,15 +320,22 @@ class CallService:
         return customer.customer_class if customer is not None else "new"
 
     async def by_channel(self, channel_id: str) -> Call | None:
+        call_id = self._channels.get(channel_id)
+        if call_id is not None:
+            return await self._record(call_id)
+        await self.flush()
         async with self.db.session() as s:
             stmt = select(Call).where(Call.channel_id == channel_id)
             return (await s.exec(stmt)).first()
 
     async def open_calls(self) -> list[Call]:
         """Calls of this node not yet ended: what a restarted controller must account for."""
+        await self.flush()
         async with self.db.session() as s:
             stmt = select(Call).where(Call.node == self.node, Call.state != CallState.ENDED)
-            return list((await s.exec(stmt)).all())
+            found = list((await s.exec(stmt)).all())
+        # Ours in memory are the newer copies: the rows were just written from them.
+        return [self._live.get(call.id or 0, call) for call in found]
 
     async def list_calls(
         self,
@@ -276,6 +346,7 @@ class CallService:
         caller_number: str | None = None,
         state: str | None = None,
     ) -> tuple[list[Call], int]:
+        await self.flush()
         async with self.db.session() as s:
             stmt = select(Call)
             count = select(func.count()).select_from(Call)
@@ -296,9 +367,9 @@ class CallService:
             events = list((await s.exec(stmt)).all())
         return call, events
 
-    async def _publish(self, type_: str, call: Call, row: CallEvent) -> None:
-        data = {"call": call_public(call), "event": event_public(row)}
-        await self.bus.publish(Event(type=type_, data=data))
+
+def _mutable(call: Call) -> tuple[Any, ...]:
+    return tuple(getattr(call, name) for name in MUTABLE)
 
 
 def _filters(agent_id: int | None, caller_number: str | None, state: str | None) -> list[Any]:

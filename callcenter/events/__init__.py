@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from callcenter.ids import unique_id
+
 if TYPE_CHECKING:
     from callcenter.config import Settings
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +25,7 @@ class Event:
 
     type: str
     data: dict[str, Any]
-    id: str = field(default_factory=_new_id)
+    id: str = field(default_factory=unique_id)
     ts: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from callcenter.ids import unique_id
 from callcenter.ivr import model as m
 from callcenter.ivr.engine import CallEnded
 from callcenter.ivr.speech import RecordingRecognizer
@@ -62,7 +63,9 @@ class AriCallPort:
         if self.ended and self._events.empty():
             raise CallEnded
         try:
-            event = await asyncio.wait_for(self._events.get(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for makes a task per wait.
+            async with asyncio.timeout(timeout):
+                event = await self._events.get()
         except TimeoutError:
             return None
         if event.get("type") in ENDING_EVENTS:
@@ -88,7 +91,7 @@ class AriCallPort:
         if interrupt and self._digits and self._digits[0] in interrupt:
             return self._digits.popleft()  # typed ahead: skip the prompt
         media = [await self.media(p, language, variables) for p in prompts]
-        playback_id = f"ivr-{secrets.token_hex(8)}"
+        playback_id = f"ivr-{unique_id()}"
         self.last_prompt_started = time.monotonic()
         await self._ari(self.ari.play(self.channel_id, media, playback_id=playback_id))
         while True:

@@ -23,6 +23,7 @@ class PromptMedia:
         self.media_dir = media_dir
         self._published: set[str] = set()
         self._checked: dict[str, float] = {}
+        self._uris: dict[str, str] = {}  # media path -> Asterisk's URI for it (path work)
 
     async def __call__(self, prompt: m.Prompt, language: str, variables: Mapping[str, str]) -> str:
         if prompt.sound is not None:
@@ -44,4 +45,7 @@ class PromptMedia:
             await asyncio.to_thread(self.pbx.publish_media, relative)
             self._published.add(relative)
             self._checked[relative] = now
-        return "sound:" + self.pbx.asterisk_media_path(relative)
+        uri = self._uris.get(relative)
+        if uri is None:
+            uri = self._uris[relative] = "sound:" + self.pbx.asterisk_media_path(relative)
+        return uri

@@ -22,6 +22,8 @@ import asyncio
 import base64
 import json as jsonlib
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
@@ -147,6 +149,8 @@ class AriClient:
         self._rest_over_ws = rest_over_websocket
         self._ws_requests: dict[str, asyncio.Future[tuple[int, str, bytes]]] = {}
         self._request_seq = 0
+        # (deadline, request id) in sending order: one timer sweeps them all (see _expire).
+        self._ws_deadlines: deque[tuple[float, str]] = deque()
         self._root = _ari_root(base_url)
         self._username = username
         self._password = password
@@ -160,6 +164,8 @@ class AriClient:
         self._http: aiohttp.ClientSession | None = None
         self._http_closed = False
         self._http_timeout = aiohttp.ClientTimeout(total=http_timeout)
+        self._request_timeout = http_timeout
+        self._request_sweep = min(1.0, http_timeout / 4)
         self._max_connections = max_connections
         self._handlers: list[EventHandler] = []
         self._on_connected: list[ConnectedCallback] = []
@@ -300,6 +306,7 @@ class AriClient:
         try:
             self._set_state(AriState.CONNECTED)
             self._first_attempt.set()
+            self._spawn(self._expire_ws_requests(ws), "ari-request-timeouts")
             if self._allowed_events is not None:
                 self._spawn(self._set_event_filter(), "ari-event-filter")
             for callback in list(self._on_connected):
@@ -319,6 +326,7 @@ class AriClient:
                 if not future.done():
                     future.set_exception(ConnectionError("ARI websocket closed"))
             self._ws_requests.clear()
+            self._ws_deadlines.clear()
             await ws.close()
 
     def _dispatch(self, message: str | bytes) -> None:
@@ -392,14 +400,30 @@ class AriClient:
         uri = f"{rel}?{urlencode(cleaned)}" if cleaned else rel
         future: asyncio.Future[tuple[int, str, bytes]] = asyncio.get_running_loop().create_future()
         self._ws_requests[request_id] = future
+        self._ws_deadlines.append((time.monotonic() + self._request_timeout, request_id))
         message = {"type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri}
         try:
             await ws.send(jsonlib.dumps(message))
-            return await asyncio.wait_for(future, self._http_timeout.total)
+            return await future
         except (ConnectionError, ConnectionClosed, TimeoutError) as exc:
             raise AriUnavailable(0, repr(exc), rel) from exc
         finally:
             self._ws_requests.pop(request_id, None)
+
+    async def _expire_ws_requests(self, ws: ClientConnection) -> None:
+        """Fail requests unanswered past the timeout; ends with the websocket.
+
+        One sweep a second instead of a timer per request: a busy IVR sends hundreds
+        of requests a second, and a request never answers early because of the timer.
+        """
+        while self._ws is ws:
+            await asyncio.sleep(self._request_sweep)
+            now = time.monotonic()
+            while self._ws_deadlines and self._ws_deadlines[0][0] <= now:
+                _, request_id = self._ws_deadlines.popleft()
+                future = self._ws_requests.get(request_id)
+                if future is not None and not future.done():
+                    future.set_exception(TimeoutError(f"no answer to {request_id}"))
 
     async def _set_event_filter(self) -> None:
         assert self._allowed_events is not None

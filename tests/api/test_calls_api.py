@@ -36,11 +36,8 @@ async def _seed(services: Any) -> dict[str, int]:
             dialed_number="100",
         )
         await services.calls.start(new)
-    async with services.db.session() as s:  # until routing lands, assign one call by hand
-        call = await services.calls.by_channel("c-2")
-        call.agent_id = ids["agent1"]
-        s.add(call)
-        await s.commit()
+    call = await services.calls.by_channel("c-2")
+    await services.calls.assign(call.id, ids["agent1"])
     return ids
 
 

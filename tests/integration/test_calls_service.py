@@ -67,3 +67,33 @@ async def test_open_calls_lists_what_a_restarted_controller_must_reconcile(datab
     await calls.end(done.id, cause=16, cause_text=None, ended_by="caller")
     assert {c.id for c in await calls.open_calls()} >= {up.id}
     assert done.id not in {c.id for c in await calls.open_calls()}
+
+
+async def test_changes_held_in_memory_reach_the_database(database):
+    """A call in progress lives in memory; what it publishes is stored within a flush."""
+    clock = FixedClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    calls = CallService(database, InMemoryBus(), clock)
+    call = await calls.start(_new("chan-8", "+8613800138088"))
+    await calls.answered(call.id)
+    await calls.note(call.id, "ivr.input", {"digits": "1"})
+    await calls.end(call.id, cause=16, cause_text=None, ended_by="caller")
+    await calls.end(call.id, cause=16, cause_text="Normal Clearing", ended_by="caller")
+    await calls.close()
+    # Another process (a fresh service, nothing in memory) reads what was written.
+    other = CallService(database, InMemoryBus(), clock)
+    stored, events = await other.get_call(call.id)
+    assert (stored.state, stored.disposition) == ("ended", Disposition.COMPLETED)
+    assert stored.answered_at is not None and stored.hangup_cause_text == "Normal Clearing"
+    assert [e.type for e in events] == ["started", "answered", "ivr.input", "ended"]
+    assert (await other.by_channel("chan-8")).id == call.id
+
+
+async def test_a_caller_who_called_before_is_returning(database):
+    clock = FixedClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    calls = CallService(database, InMemoryBus(), clock)
+    first = await calls.start(_new("chan-9", "+8613800138099"))
+    assert await calls.customer_class(first.customer_id) == "new"
+    clock.advance(timedelta(days=1))
+    second = await calls.start(_new("chan-10", "+8613800138099"))
+    assert second.customer_id == first.customer_id
+    assert await calls.customer_class(second.customer_id) == "returning"
