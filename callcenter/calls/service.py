@@ -77,7 +77,7 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-NOTE_FLUSH_SECONDS = 0.2  # how stale the stored timeline may be; readers flush first
+NOTE_FLUSH_SECONDS = 0.5  # how stale the stored timeline may be; readers flush first
 ENDED_KEPT = 1000  # ended records kept in memory for the cause reported after the end
 
 CALLS = Call.__table__  # type: ignore[attr-defined]
@@ -103,7 +103,7 @@ class CallService:
 
     A call in progress lives in memory: its changes and timeline steps are published at
     once and written together with every other call's a moment later (one transaction
-    per 200 ms). A busy IVR adds several steps per caller per second, and a transaction
+    per 500 ms). A busy IVR adds several steps per caller per second, and a transaction
     per step or per state change was most of the controller's CPU. Only the record's
     creation waits on the database, for its id. Anything that reads records from the
     database flushes first, so readers never see an older state than was published.

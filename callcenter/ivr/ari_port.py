@@ -102,8 +102,8 @@ class AriCallPort:
                 return ""
             barged = kind == "ChannelDtmfReceived" and interrupt and self._digits
             if barged and self._digits[0] in interrupt:
-                with contextlib.suppress(AriNotFound):
-                    await self.ari.stop_playback(playback_id)
+                # Not waited for: the next prompt's request follows it out at once.
+                await self.ari.stop_playback(playback_id, wait=False)
                 return self._digits.popleft()
 
     async def read_digits(

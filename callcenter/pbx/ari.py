@@ -389,6 +389,35 @@ class AriClient:
             raise AriUnavailable(0, repr(exc), rel) from exc
         return _decode(status, reason, body, rel)
 
+    async def send_only(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> None:
+        """A request whose answer nobody needs: sent, not waited for; failures logged.
+
+        Barge-in stops the prompt this way and starts the next one at once: both requests
+        leave together, and their answers come back together, one wake-up instead of two.
+        """
+        rel = path.lstrip("/")
+        ws = self._ws
+        if not (self._rest_over_ws and ws is not None):
+            self._spawn(self._ignore_failure(self.request(method, rel, params=params)), rel)
+            return
+        self._request_seq += 1  # answered under an id nobody waits for: dropped on arrival
+        cleaned = _clean_params(params)
+        uri = f"{rel}?{urlencode(cleaned)}" if cleaned else rel
+        message = {"type": "RESTRequest", "request_id": f"n{self._request_seq}",
+                   "method": method, "uri": uri}  # fmt: skip
+        try:
+            await ws.send(jsonlib.dumps(message))
+        except (ConnectionError, ConnectionClosed) as exc:
+            log.info("ARI %s: %s %s not sent: %r", self.app, method, rel, exc)
+
+    async def _ignore_failure(self, request: Awaitable[Any]) -> None:
+        try:
+            await request
+        except AriError as exc:
+            log.info("ARI %s: unanswered request failed: %s", self.app, exc)
+
     async def _ws_request(
         self, method: str, rel: str, params: Mapping[str, Any] | None
     ) -> tuple[int, str, bytes]:
@@ -485,8 +514,12 @@ class AriClient:
         )
         return result
 
-    async def stop_playback(self, playback_id: str) -> None:
-        await self.request("DELETE", f"playbacks/{_seg(playback_id)}")
+    async def stop_playback(self, playback_id: str, *, wait: bool = True) -> None:
+        """Stop a playback; with `wait=False`, without waiting for Asterisk's answer."""
+        if wait:
+            await self.request("DELETE", f"playbacks/{_seg(playback_id)}")
+        else:
+            await self.send_only("DELETE", f"playbacks/{_seg(playback_id)}")
 
     async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
         await self.request(
