@@ -1,0 +1,1 @@
+"""Agents: presence and the state machine every routing decision starts from."""

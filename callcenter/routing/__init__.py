@@ -1,0 +1,1 @@
+"""One ACD for every kind of task: queues, skills, strategies, offers."""
