@@ -35,6 +35,11 @@ def default_flows_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "ivr_flows"
 
 
+def default_routing_file() -> Path:
+    """The project's routing.yaml (queues and routing rules), next to the package."""
+    return Path(__file__).resolve().parent.parent / "routing.yaml"
+
+
 class SettingsError(Exception):
     """Settings that cannot work; the message says which variable and what to do."""
 
@@ -90,6 +95,8 @@ class Settings(BaseSettings):
     # IVR flows (YAML); a changed file is reloaded within ivr_reload_seconds.
     flows_dir: Path = Field(default_factory=default_flows_dir)
     ivr_reload_seconds: float = Field(default=1.0, gt=0)
+    # Queues and routing rules (YAML); `callcenter routing validate` checks it.
+    routing_file: Path = Field(default_factory=default_routing_file)
     # A real SIP carrier: rendered only when trunk_host is set (see docs/pbx.md).
     trunk_host: str = ""
     trunk_port: int = Field(default=5060, ge=1, le=65535)

@@ -23,8 +23,12 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 # Data the server reads next to the package: IVR flows, prompts, Asterisk templates.
 WORKDIR /app
 COPY ivr_flows ./ivr_flows
+COPY routing.yaml ./routing.yaml
 COPY media ./media
 COPY asterisk-conf ./asterisk-conf
+ENV CALLCENTER_FLOWS_DIR=/app/ivr_flows \
+    CALLCENTER_MEDIA_DIR=/app/media \
+    CALLCENTER_ROUTING_FILE=/app/routing.yaml
 USER callcenter
 EXPOSE 8080
 # The server migrates the database at start-up; `callcenter db upgrade` does it alone.

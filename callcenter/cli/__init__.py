@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from callcenter.cli import call, db, ivr, pbx, server, users
+from callcenter.cli import call, db, ivr, pbx, routing, server, users
 from callcenter.config import SettingsError
 from callcenter.events.redis import EventBusUnavailable
 from callcenter.migrate import DatabaseUnavailable
@@ -19,6 +19,7 @@ app.add_typer(pbx.app, name="pbx", help="Install, start and drive the local Aste
 app.add_typer(db.app, name="db", help="Database migrations.")
 app.add_typer(users.app, name="users", help="Manage users and API tokens.")
 app.add_typer(ivr.app, name="ivr", help="Validate, simulate and draw IVR flows.")
+app.add_typer(routing.app, name="routing", help="Check queues and routing rules.")
 server.register(app)
 call.register(app)
 
