@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # Add a domain here when it gets tables.
 DOMAIN_MODEL_MODULES: tuple[str, ...] = (
+    "callcenter.agents.models",
     "callcenter.auth.models",
     "callcenter.calls.models",
     "callcenter.customers.models",

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from callcenter.agents.service import AgentService
 from callcenter.calls.service import CallService
 from callcenter.clock import Clock
 from callcenter.config import Settings
@@ -64,6 +65,7 @@ class Services:
     clock: Clock
     auth: AuthService
     calls: CallService
+    agents: AgentService
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -98,6 +100,7 @@ async def running_services(
             clock=clock,
             auth=AuthService(db=db, settings=settings, clock=clock),
             calls=CallService(db, bus, clock, node=settings.node_name),
+            agents=AgentService(db, bus, clock),
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

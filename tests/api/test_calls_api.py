@@ -10,24 +10,14 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from callcenter.api.app import create_app
-from callcenter.auth.permissions import Principal
 from callcenter.calls.service import NewCall
 from callcenter.config import Settings
-
-PW = "calls-api-password"
+from tests.support.app import bearer, seed_users
 
 
 async def _seed(services: Any) -> dict[str, int]:
-    system = Principal.operator("test", kind="system")
-    ids = {}
-    for name, role in [
-        ("boss", "admin"),
-        ("sup", "supervisor"),
-        ("agent1", "agent"),
-        ("agent2", "agent"),
-    ]:
-        user = await services.auth.create_user(name, PW, role, actor=system, check_password=False)
-        ids[name] = user.id
+    users = [("boss", "admin"), ("sup", "supervisor"), ("agent1", "agent"), ("agent2", "agent")]
+    ids = await seed_users(services, users)
     for n, channel in enumerate(["c-1", "c-2", "c-3"]):
         new = NewCall(
             channel_id=channel,
@@ -50,12 +40,6 @@ def client(tmp_path_factory) -> Iterator[TestClient]:
         yield c
 
 
-def _auth(client: TestClient, username: str) -> dict[str, str]:
-    r = client.post("/api/auth/login", json={"username": username, "password": PW})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 def test_calls_need_a_token(client):
     assert client.get("/api/calls").status_code == 401
     assert client.get("/api/calls/1").status_code == 401
@@ -64,20 +48,20 @@ def test_calls_need_a_token(client):
 
 
 def test_supervisor_sees_every_call_agent_only_their_own(client):
-    everything = client.get("/api/calls", headers=_auth(client, "sup")).json()
+    everything = client.get("/api/calls", headers=bearer(client, "sup")).json()
     assert everything["total"] == 3
-    mine = client.get("/api/calls", headers=_auth(client, "agent1")).json()
+    mine = client.get("/api/calls", headers=bearer(client, "agent1")).json()
     assert [c["channel_id"] for c in mine["items"]] == ["c-2"]
     # Another agent's call is not there for them, not even as "forbidden".
     other = next(c for c in everything["items"] if c["channel_id"] == "c-1")
     assert (
-        client.get(f"/api/calls/{other['id']}", headers=_auth(client, "agent1")).status_code == 404
+        client.get(f"/api/calls/{other['id']}", headers=bearer(client, "agent1")).status_code == 404
     )
-    assert client.get("/api/calls", headers=_auth(client, "agent2")).json()["total"] == 0
+    assert client.get("/api/calls", headers=bearer(client, "agent2")).json()["total"] == 0
 
 
 def test_call_detail_has_its_timeline(client):
-    headers = _auth(client, "boss")
+    headers = bearer(client, "boss")
     first = client.get("/api/calls?caller_number=%2B861380000000", headers=headers).json()
     call = client.get(f"/api/calls/{first['items'][0]['id']}", headers=headers).json()
     assert call["caller_number"] == "+861380000000"
@@ -89,7 +73,7 @@ def test_events_websocket_refuses_strangers(client):
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/events"):
         pass
     assert refused.value.code == 1008
-    token = _auth(client, "sup")["Authorization"].removeprefix("Bearer ")
+    token = bearer(client, "sup")["Authorization"].removeprefix("Bearer ")
     with client.websocket_connect(f"/ws/events?token={token}") as ws:
         assert ws.receive_json()["type"] == "hello"
 
@@ -103,8 +87,8 @@ def test_health_reports_each_part(client):
 
 def test_ivr_flows_and_their_graph_for_admins_only(client):
     assert client.get("/api/ivr/flows").status_code == 401
-    assert client.get("/api/ivr/flows", headers=_auth(client, "sup")).status_code == 403
-    headers = _auth(client, "boss")
+    assert client.get("/api/ivr/flows", headers=bearer(client, "sup")).status_code == 403
+    headers = bearer(client, "boss")
     body = client.get("/api/ivr/flows", headers=headers).json()
     main = next(f for f in body["flows"] if f["name"] == "main")
     assert main["numbers"] == ["100"] and body["problems"] == []

@@ -20,9 +20,11 @@ POLICY_VIOLATION = 1008
 
 
 def visible_to(principal: Principal, event: Event) -> bool:
-    """Supervisors see every call; an agent only the calls assigned to them."""
+    """Supervisors see everything; an agent their own calls and their own state."""
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
+    if event.type.startswith("agent."):
+        return event.data.get("agent_id") == principal.user_id
     call = event.data.get("call") or {}
     return call.get("agent_id") == principal.user_id
 
