@@ -1,0 +1,89 @@
+// Shared by every page: the language switch, API calls with the session's token, login.
+// Pages mark text with data-i18n="key" (and data-i18n-placeholder); the English is the
+// page's own text, the Chinese comes from the table each page passes to I18n.init.
+"use strict";
+
+// The parts every page has, written once: language buttons and the login form.
+document.querySelectorAll("div.lang:empty").forEach(div => div.innerHTML =
+  '<button data-lang="en">English</button><button data-lang="zh">中文</button>');
+document.querySelectorAll("form#login:empty").forEach(form => form.innerHTML = `
+  <input name="username" autocomplete="username" data-i18n-placeholder="username" placeholder="user name" required>
+  <input name="password" type="password" autocomplete="current-password" data-i18n-placeholder="password" placeholder="password" required>
+  <button data-i18n="login">Log in</button>`);
+const COMMON_CHINESE = {login: "登录", username: "用户名", password: "密码", failed: "登录失败"};
+
+const I18n = (() => {
+  const english = {};
+  let chinese = {};
+  let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
+  const listeners = [];
+
+  function apply() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-i18n]").forEach(el => el.textContent = t(el.dataset.i18n));
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(
+      el => el.placeholder = t(el.dataset.i18nPlaceholder));
+  }
+  function t(key) {
+    return (lang === "zh" && chinese[key]) || english[key] || key;
+  }
+  function set(value) {
+    lang = value;
+    localStorage.setItem("lang", lang);
+    apply();
+    listeners.forEach(listener => listener());
+  }
+  // zh: the Chinese texts; more: English texts the markup does not show (messages).
+  function init(zh, more = {}) {
+    document.querySelectorAll("[data-i18n]").forEach(el => english[el.dataset.i18n] = el.textContent);
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(
+      el => english[el.dataset.i18nPlaceholder] = el.placeholder);
+    Object.assign(english, {failed: "Login failed"}, more);
+    chinese = {...COMMON_CHINESE, ...zh};
+    document.querySelectorAll("[data-lang]").forEach(b => b.onclick = () => set(b.dataset.lang));
+    apply();
+  }
+  return {init, t, set, onChange: listener => listeners.push(listener), get lang() { return lang; }};
+})();
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, {method = "GET", body} = {}) {
+  const headers = {Authorization: "Bearer " + sessionStorage.getItem("token")};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { const j = await r.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (_) {}
+    throw new ApiError(r.status, detail);
+  }
+  return r;
+}
+
+// Wire a login form (inputs named username and password); onReady runs once logged in.
+function bindLogin(form, message, onReady) {
+  form.onsubmit = async event => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const r = await fetch("/api/auth/login", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({username: data.get("username"), password: data.get("password")}),
+    });
+    if (!r.ok) { message.textContent = I18n.t("failed"); return; }
+    sessionStorage.setItem("token", (await r.json()).access_token);
+    message.textContent = "";
+    onReady();
+  };
+}
+
+// The live events websocket; the token travels as a subprotocol (browsers set no headers).
+function openEvents(onEvent, types = "") {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const query = types ? `?types=${encodeURIComponent(types)}` : "";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/events${query}`,
+                           ["bearer." + sessionStorage.getItem("token")]);
+  ws.onmessage = message => onEvent(JSON.parse(message.data));
+  return ws;
+}
