@@ -12,6 +12,7 @@ from callcenter.config import load_settings
 from callcenter.ivr.loader import FlowError, FlowSet, Problem, load_flow_source, load_flows
 from callcenter.ivr.schema import schema_text
 from callcenter.ivr.validate import validate_flows
+from callcenter.routing.config import RoutingError, load_routing
 
 app = typer.Typer(no_args_is_help=True, help=__doc__)
 ivr_tools.register(app)
@@ -27,20 +28,25 @@ def validate(
         Path | None,
         typer.Option(help="Where `file` prompts live (default: CALLCENTER_MEDIA_DIR)."),
     ] = None,
+    routing: Annotated[
+        Path | None,
+        typer.Option(help="Queues that `queue` nodes may name (default: CALLCENTER_ROUTING_FILE)."),
+    ] = None,
 ) -> None:
     """Check flows; print each problem as file:line:column, exit 1 if any is an error.
 
     A single file is checked together with the other flows of its folder (a goto to
     another flow, a number claimed twice) but only its own problems are shown.
     """
-    if path is None or media is None:
+    if path is None or media is None or routing is None:
         settings = load_settings()
         path = path if path is not None else settings.flows_dir
         media = media if media is not None else settings.media_dir
+        routing = routing if routing is not None else settings.routing_file
     if not path.exists():
         typer.echo(f"callcenter ivr validate: {path}: no such file or folder", err=True)
         raise typer.Exit(2)
-    problems, checked = check(path, media)
+    problems, checked = check(path, media, _queues(routing))
     for problem in problems:
         typer.echo(str(problem))
     typer.echo(summary(problems, checked, path))
@@ -48,13 +54,26 @@ def validate(
         raise typer.Exit(1)
 
 
-def check(path: Path, media_dir: Path) -> tuple[list[Problem], int]:
+def _queues(routing: Path) -> list[str] | None:
+    """The queue names of a usable routing file; None (no check) when there is none.
+
+    A broken routing file is `callcenter routing validate`'s to report, not this one's.
+    """
+    try:
+        return load_routing(routing).queue_names() if routing.is_file() else None
+    except RoutingError:
+        return None
+
+
+def check(
+    path: Path, media_dir: Path, queues: list[str] | None = None
+) -> tuple[list[Problem], int]:
     """The problems of a flow file or folder, and how many files were checked."""
     folder = path if path.is_dir() else path.parent
     flows = load_flows(folder)
     if not path.is_dir() and path not in flows.files:
         flows = _with_file(flows, path)  # a file named outside the usual suffixes
-    problems = flows.problems + validate_flows(flows.pairs, media_dir)
+    problems = flows.problems + validate_flows(flows.pairs, media_dir, queues)
     problems.sort(key=lambda p: (p.file, p.line, p.column))
     if not path.is_dir():
         problems = [p for p in problems if Path(p.file) == path]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -53,12 +53,15 @@ class _Source:
 
 
 def validate_flows(
-    flows: Iterable[tuple[m.Flow, Path]], media_dir: Path | None = None
+    flows: Iterable[tuple[m.Flow, Path]],
+    media_dir: Path | None = None,
+    queues: Collection[str] | None = None,
 ) -> list[Problem]:
     """Every problem of a set of flows loaded from their files, in file order.
 
     The files are read again for positions only; `media_dir` (default: the project's
-    media/) is where `file` prompts must exist.
+    media/) is where `file` prompts must exist; `queues`, when given, the queues of
+    routing.yaml that `queue` nodes may name.
     """
     media = media_dir if media_dir is not None else default_media_dir()
     sources = [_Source(flow, path, read_source(path)) for flow, path in flows]
@@ -66,10 +69,21 @@ def validate_flows(
     problems: list[Problem] = []
     for source in sources:
         problems += _check_flow(source, names, media)
+        if queues is not None:
+            problems += _unknown_queues(source, queues)
     problems += _idle_loops(sources)
     problems += _numbers_claimed_twice(sources)
     problems += _names_used_twice(sources)
     return sorted(problems, key=lambda p: (p.file, p.line, p.column))
+
+
+def _unknown_queues(source: _Source, queues: Collection[str]) -> Iterator[Problem]:
+    for node_id, node in source.flow.nodes.items():
+        if isinstance(node, m.QueueNode) and node.queue not in queues:
+            hint = _suggest(node.queue, queues)
+            known = ", ".join(sorted(queues)) or "none"
+            message = f"unknown queue {node.queue!r}{hint} (routing.yaml has: {known})"
+            yield source.problem(("nodes", node_id, "queue"), message)
 
 
 def references(node: m.NodeBase) -> Iterator[tuple[PathKey, str, str]]:

@@ -306,3 +306,19 @@ def test_cli_default_folder_comes_from_the_settings(tmp_path: Path, monkeypatch)
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0, result.stdout
     assert result.stdout == f"{tmp_path}: 1 file checked, no problems\n"
+
+
+def test_cli_queue_nodes_must_name_a_queue_of_the_routing_file(tmp_path: Path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write(flows, "q.yaml", "name: q\nstart: wait\nnodes:\n  wait: {type: queue, queue: suport}\n")
+    routing = write(tmp_path, "routing.yaml", "queues:\n  support: {}\n  sales: {}\n")
+    args = ["validate", str(flows), "--media", str(tmp_path), "--routing", str(routing)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert (
+        f"{flows / 'q.yaml'}:4:23: error: unknown queue 'suport' (did you mean 'support'?) "
+        "(routing.yaml has: sales, support)"
+    ) in result.stdout
+    routing.write_text("queues:\n  suport: {}\n")
+    assert runner.invoke(app, args).exit_code == 0
