@@ -8,7 +8,7 @@ and logs in again, as with a phone system that rebooted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.routing.model import AgentProfile
 
+PresenceListener = Callable[[int, AgentState], Awaitable[None]]
 SPANS = AgentStateSpanRow.__table__  # type: ignore[attr-defined]
 # What an agent (or a supervisor for them) may choose; offered, on call and wrap-up
 # follow from calls and are set by routing, never by hand.
@@ -58,6 +59,11 @@ class AgentService:
         self.bus = bus
         self.clock = clock
         self._presence: dict[int, Presence] = {}
+        self._listeners: list[PresenceListener] = []
+
+    def add_listener(self, listener: PresenceListener) -> None:
+        """Called after every state change (routing follows who is available)."""
+        self._listeners.append(listener)
 
     # ---- profiles --------------------------------------------------------------------
 
@@ -161,6 +167,8 @@ class AgentService:
             "previous": str(previous), "since": _utc(presence.since).isoformat(),
         }  # fmt: skip
         await self.bus.publish(Event(type="agent.state", data=data))
+        for listener in list(self._listeners):
+            await listener(user_id, state)
         return span
 
     async def spans(self, user_id: int, since: datetime) -> list[AgentStateSpanRow]:

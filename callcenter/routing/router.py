@@ -126,7 +126,7 @@ class Router:
         agent.ready = False
         self._refresh(agent)
         decisions: list[Decision] = []
-        for offer in [o for o in self._offers.values() if o.agent_id == agent_id]:
+        for offer in self.offers_to(agent_id):
             decisions += self._withdraw(offer, offer.at, declined=True)
         for name in agent.pools:
             self._queues[name].staffed.discard(agent_id)
@@ -273,6 +273,25 @@ class Router:
 
     def offer_of(self, task_id: str) -> Offer | None:
         return self._offers.get(task_id)
+
+    def agent_of(self, task_id: str) -> int:
+        """The agent handling an accepted task."""
+        agent_id = self._assigned.get(task_id)
+        if agent_id is None:
+            raise UnknownTask(task_id)
+        return agent_id
+
+    def task(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise UnknownTask(task_id)
+        return task
+
+    def offers_to(self, agent_id: int) -> list[Offer]:
+        return [offer for offer in self._offers.values() if offer.agent_id == agent_id]
+
+    def knows(self, agent_id: int) -> bool:
+        return agent_id in self._agents
 
     # ---- internals -----------------------------------------------------------------
 

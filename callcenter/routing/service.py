@@ -1,0 +1,221 @@
+"""Routing at work: tasks in, offers out, agents' states kept in step with both.
+
+The router decides; this service carries its decisions out over time. It rings the
+offered agent through a `Ringer` (the agent's desk phone or softphone: telephony's
+part), times the ring and the wrap-up, moves the agent's state (offered, on call,
+wrap-up, a "missed" break), overflows tasks that waited too long, and tells whoever
+submitted a task (the IVR's queue node) how it ended: connected to an agent, or
+overflowed. Agents becoming available, taking a break or logging out reach the router
+through the agent service's listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from callcenter.agents.service import AgentService
+from callcenter.agents.state import AgentState
+from callcenter.clock import Clock
+from callcenter.routing.config import Routing
+from callcenter.routing.model import Offer, Overflowed, Queued, Task
+from callcenter.routing.router import Decision, Router, UnknownTask
+from callcenter.routing.rules import route
+from callcenter.tasks import TaskSupervisor
+
+log = logging.getLogger(__name__)
+EXPIRY_SECONDS = 1.0  # how often waiting tasks are checked against their max wait
+MISSED = "missed"  # the break reason of an agent who let an offer ring out
+
+
+class Ringer(Protocol):
+    """Telephony's side: make the agent's device ring with the task, or stop it."""
+
+    async def ring(self, offer: Offer) -> None: ...
+
+    async def stop_ringing(self, task_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Connected:
+    task: Task
+    agent_id: int
+
+
+Outcome = Connected | Overflowed
+
+
+class RoutingService:
+    def __init__(
+        self,
+        routing: Routing,
+        agents: AgentService,
+        clock: Clock,
+        supervisor: TaskSupervisor,
+        ringer: Ringer | None = None,
+    ) -> None:
+        self.router = Router(routing.queues)
+        self.rules = routing.rules
+        self.agents = agents
+        self.clock = clock
+        self.ringer = ringer
+        self._supervisor = supervisor
+        self._outcomes: dict[str, asyncio.Future[Outcome]] = {}
+        self._ringing: dict[str, asyncio.TimerHandle] = {}
+        self._wrap_ups: dict[int, asyncio.TimerHandle] = {}
+        self._expiry: asyncio.Task[None] | None = None
+        agents.add_listener(self._on_presence)
+
+    def start(self) -> None:
+        self._expiry = self._supervisor.spawn(self._expire_forever(), name="routing-expiry")
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    # ---- tasks -------------------------------------------------------------------
+
+    async def submit(self, task: Task, attributes: Mapping[str, str]) -> asyncio.Future[Outcome]:
+        """Route a task (rules first); the future ends connected or overflowed."""
+        decided = route(self.rules, task.queue, attributes)
+        skills = {**task.skills, **decided.skills}
+        task = replace(task, queue=decided.queue, skills=skills,
+                       priority=task.priority + decided.priority)  # fmt: skip
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._outcomes[task.id] = outcome
+        await self._carry_out([self.router.enqueue(task, self._now())])
+        return outcome
+
+    async def cancel(self, task_id: str) -> None:
+        """The customer left while waiting or ringing."""
+        offer = self.router.offer_of(task_id)
+        self._stop_timer(task_id)
+        decisions = self.router.cancel(task_id, self._now())
+        self._outcomes.pop(task_id, None)
+        if offer is not None:
+            await self._stop_ringing(task_id)
+            await self._set(offer.agent_id, AgentState.AVAILABLE)
+        await self._carry_out(decisions)
+
+    async def answered(self, task_id: str) -> int:
+        """The offered agent picked up; returns who."""
+        self._stop_timer(task_id)
+        offer = self.router.offer_of(task_id)
+        agent_id = self.router.accept(task_id, self._now())
+        await self._set(agent_id, AgentState.ON_CALL)
+        outcome = self._outcomes.pop(task_id, None)
+        if offer is not None and outcome is not None and not outcome.done():
+            outcome.set_result(Connected(offer.task, agent_id))
+        return agent_id
+
+    async def missed(self, task_id: str, *, declined: bool = False) -> None:
+        """The offer rang out (or the agent declined it): on to the next agent."""
+        offer = self.router.offer_of(task_id)
+        if offer is None:
+            return
+        self._stop_timer(task_id)
+        await self._stop_ringing(task_id)
+        decisions = self.router.reject(task_id, self._now(), missed=not declined)
+        spec = self.router.queue(offer.queue)
+        if not declined and spec.missed_offer_break:
+            await self._set(offer.agent_id, AgentState.BREAK, MISSED)
+        else:
+            await self._set(offer.agent_id, AgentState.AVAILABLE)
+        await self._carry_out(decisions)
+
+    async def finished(self, task_id: str, handle_seconds: float) -> None:
+        """The conversation is over: wrap-up, then available again.
+
+        The agent's state moves first, so the router offers new work only to an agent
+        who is already out of the call (at once without wrap-up, after it with).
+        """
+        try:
+            agent_id = self.router.agent_of(task_id)
+            queue = self.router.queue(self.router.task(task_id).queue)
+        except UnknownTask:
+            return
+        following = AgentState.WRAP_UP if queue.wrap_up > 0 else AgentState.AVAILABLE
+        await self._set(agent_id, following)
+        await self._carry_out(self.router.finish(task_id, self._now(), handle_seconds))
+        if following == AgentState.WRAP_UP:
+            loop = asyncio.get_running_loop()
+            self._wrap_ups[agent_id] = loop.call_later(queue.wrap_up, self._wrap_up_over, agent_id)
+
+    def position(self, task_id: str) -> int:
+        return self.router.position(task_id)
+
+    def estimated_wait(self, task_id: str) -> float:
+        return self.router.estimated_wait(task_id)
+
+    # ---- carrying decisions out ---------------------------------------------------
+
+    async def _carry_out(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, Offer):
+                await self._offer(decision)
+            elif isinstance(decision, Overflowed):
+                outcome = self._outcomes.pop(decision.task.id, None)
+                if outcome is not None and not outcome.done():
+                    outcome.set_result(decision)
+            elif isinstance(decision, Queued):
+                log.debug("task %s waits at %d", decision.task.id, decision.position)
+
+    async def _offer(self, offer: Offer) -> None:
+        self._stop_timer(offer.task.id)
+        await self._set(offer.agent_id, AgentState.OFFERED)
+        loop = asyncio.get_running_loop()
+        self._ringing[offer.task.id] = loop.call_later(
+            offer.ring_timeout, self._spawn_missed, offer.task.id
+        )
+        if self.ringer is not None:
+            await self.ringer.ring(offer)
+
+    def _spawn_missed(self, task_id: str) -> None:
+        self._ringing.pop(task_id, None)
+        self._supervisor.spawn(self.missed(task_id), name=f"routing-missed:{task_id}")
+
+    def _wrap_up_over(self, agent_id: int) -> None:
+        self._wrap_ups.pop(agent_id, None)
+        if self.agents.presence(agent_id).state == AgentState.WRAP_UP:
+            coro = self._set(agent_id, AgentState.AVAILABLE)
+            self._supervisor.spawn(coro, name=f"routing-wrap-up:{agent_id}")
+
+    def _stop_timer(self, task_id: str) -> None:
+        timer = self._ringing.pop(task_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _stop_ringing(self, task_id: str) -> None:
+        if self.ringer is not None:
+            await self.ringer.stop_ringing(task_id)
+
+    async def _set(self, agent_id: int, state: AgentState, reason: str = "") -> None:
+        if self.agents.presence(agent_id).state != state or reason:
+            await self.agents.change(agent_id, state, reason)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_SECONDS)
+            await self._carry_out(list(self.router.expire(self._now())))
+
+    # ---- agents ------------------------------------------------------------------
+
+    async def _on_presence(self, agent_id: int, state: AgentState) -> None:
+        """Keep the router in step with the floor (called after every state change)."""
+        if state == AgentState.OFFLINE:
+            for offer in self.router.offers_to(agent_id):  # their phone stops ringing
+                self._stop_timer(offer.task.id)
+                await self._stop_ringing(offer.task.id)
+            await self._carry_out(self.router.logout(agent_id))
+            return
+        if not self.router.knows(agent_id):
+            self.router.login((await self.agents.agent(agent_id)).profile, self._now())
+        if state == AgentState.AVAILABLE:
+            timer = self._wrap_ups.pop(agent_id, None)
+            if timer is not None:
+                timer.cancel()
+            await self._carry_out(self.router.set_ready(agent_id, self._now()))
+        elif state in (AgentState.BREAK, AgentState.WRAP_UP):
+            self.router.set_not_ready(agent_id)
