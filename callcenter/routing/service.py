@@ -110,10 +110,16 @@ class RoutingService:
             outcome.set_result(Connected(offer.task, agent_id))
         return agent_id
 
-    async def missed(self, task_id: str, *, declined: bool = False) -> None:
-        """The offer rang out (or the agent declined it): on to the next agent."""
+    async def missed(
+        self, task_id: str, *, declined: bool = False, agent_id: int | None = None
+    ) -> None:
+        """The offer rang out (or the agent declined it): on to the next agent.
+
+        With `agent_id` (telephony reporting that this agent's phone stopped ringing),
+        a report that arrives after the task already rings someone else is ignored.
+        """
         offer = self.router.offer_of(task_id)
-        if offer is None:
+        if offer is None or (agent_id is not None and offer.agent_id != agent_id):
             return
         self._stop_timer(task_id)
         await self._stop_ringing(task_id)

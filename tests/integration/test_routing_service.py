@@ -123,6 +123,9 @@ async def test_an_unanswered_offer_rings_the_next_agent(floor):
     assert floor.ringer.stopped == ["t1"]
     assert floor.ringer.rung[-1] == ("t1", floor.ids["ben"])
     assert floor.state("ann") == (AgentState.BREAK, "missed")
+    # ann's phone reporting late that it stopped ringing does not cut ben's ring short.
+    await floor.routing.missed("t1", agent_id=floor.ids["ann"])
+    assert floor.state("ben") == (AgentState.OFFERED, "")
     await floor.routing.answered("t1")
     assert (await outcome).agent_id == floor.ids["ben"]
 
