@@ -151,7 +151,7 @@ class CallService:
             self._classes[profile.customer_id] = profile.customer_class
         assert call.id is not None
         self._remember(call)
-        await self._changed(call, "started", {}, now)
+        await self._step(call.id, call_public(call), now, "started", {})
         return call
 
     async def answered(self, call_id: int) -> Call:
@@ -178,14 +178,18 @@ class CallService:
     async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
         """Add a step to the call's timeline (DTMF, a flow's node, …) and publish it."""
         snapshot = self._snapshots.get(call_id) or call_public(await self._record(call_id))
-        at, data = self.clock.now(), data or {}
-        self._write_later(call_id, at, type_, data)
-        event = {"id": None, "at": _iso(at), "type": type_, "data": data}
-        payload = {"call": snapshot, "event": event}
-        await self.bus.publish(Event(type=f"call.{type_}", data=payload))
+        await self._step(call_id, snapshot, self.clock.now(), type_, data or {})
 
-    def _write_later(self, call_id: int, at: datetime, type_: str, data: dict[str, Any]) -> None:
+    async def _step(
+        self, call_id: int, snapshot: dict[str, Any], at: datetime, type_: str, data: dict[str, Any]
+    ) -> None:
+        """A timeline step: published now with the call as it is, written with the batch."""
         self._pending.append({"call_id": call_id, "at": at, "type": type_, "data": data})
+        self._flush_later()
+        event = {"id": None, "at": _iso(at), "type": type_, "data": data}
+        await self.bus.publish(Event(type=f"call.{type_}", data={"call": snapshot, "event": event}))
+
+    def _flush_later(self) -> None:
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -265,20 +269,11 @@ class CallService:
         changed = await change(call, now)
         if _mutable(call) != before:
             self._dirty[call_id] = call
-            if not changed and self._flusher is None:
-                self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+            self._flush_later()
         self._remember(call)
         if changed:
-            await self._changed(call, type_, data, now)
+            await self._step(call_id, call_public(call), now, type_, data)
         return call
-
-    async def _changed(self, call: Call, type_: str, data: dict[str, Any], at: datetime) -> None:
-        assert call.id is not None
-        self._write_later(call.id, at, type_, data)
-        event = {"id": None, "at": _iso(at), "type": type_, "data": data}
-        await self.bus.publish(
-            Event(type=f"call.{type_}", data={"call": call_public(call), "event": event})
-        )
 
     async def _record(self, call_id: int) -> Call:
         """The call's record: from memory while it is in progress, else from the database."""

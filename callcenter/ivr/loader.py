@@ -389,7 +389,8 @@ def _field(path: PathKey) -> str:
     return names[-1] if names else "flow"
 
 
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+def suggest(word: str, choices: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices`, or nothing."""
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -432,7 +433,7 @@ def _unknown_option(path: PathKey, data: Any) -> str:
     if model is None:
         return f"unknown option {option!r}"
     cls, name = model
-    return f"unknown option {option!r} for {name}{_suggest(option, cls.model_fields)}"
+    return f"unknown option {option!r} for {name}{suggest(option, cls.model_fields)}"
 
 
 def _not_a_mapping(path: PathKey) -> str:

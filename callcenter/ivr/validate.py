@@ -9,7 +9,6 @@ typo in a reference elsewhere.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from callcenter.ivr.loader import (
     Severity,
     SourceMap,
     read_source,
+    suggest,
 )
 
 __all__ = ["Problem", "references", "validate_flows"]
@@ -80,7 +80,7 @@ def validate_flows(
 def _unknown_queues(source: _Source, queues: Collection[str]) -> Iterator[Problem]:
     for node_id, node in source.flow.nodes.items():
         if isinstance(node, m.QueueNode) and node.queue not in queues:
-            hint = _suggest(node.queue, queues)
+            hint = suggest(node.queue, queues)
             known = ", ".join(sorted(queues)) or "none"
             message = f"unknown queue {node.queue!r}{hint} (routing.yaml has: {known})"
             yield source.problem(("nodes", node_id, "queue"), message)
@@ -107,7 +107,7 @@ def _check_flow(source: _Source, flows: dict[str, _Source], media_dir: Path) -> 
     flow = source.flow
     out: list[Problem] = []
     if flow.start not in flow.nodes:
-        message = f"start: no node {flow.start!r} in this flow{_suggest(flow.start, flow.nodes)}"
+        message = f"start: no node {flow.start!r} in this flow{suggest(flow.start, flow.nodes)}"
         out.append(source.problem(("start",), message))
     for node_id, node in flow.nodes.items():
         at: PathKey = ("nodes", node_id)
@@ -126,20 +126,15 @@ def _check_flow(source: _Source, flows: dict[str, _Source], media_dir: Path) -> 
 def _known_flows(name: str, flows: Iterable[str]) -> str:
     names = sorted(flows)
     if len(names) > 8:
-        return _suggest(name, names)
+        return suggest(name, names)
     return f" (flows: {', '.join(names)})"
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _dangling(source: _Source, at: PathKey, node: m.NodeBase) -> Iterator[Problem]:
     nodes = source.flow.nodes
     for path, label, target in references(node):
         if target not in nodes:
-            message = f"{label}: no node {target!r} in this flow{_suggest(target, nodes)}"
+            message = f"{label}: no node {target!r} in this flow{suggest(target, nodes)}"
             yield source.problem((*at, *path), message)
 
 
@@ -197,7 +192,7 @@ def _bad_hours(source: _Source, at: PathKey, hours: m.BusinessHours) -> Iterator
     try:
         ZoneInfo(hours.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        hint = _suggest(hours.timezone, _time_zones())
+        hint = suggest(hours.timezone, _time_zones())
         message = f"unknown time zone {hours.timezone!r}{hint}; use a name like Europe/Paris"
         yield source.problem((*at, "timezone"), message)
     for day, ranges in hours.weekly.items():

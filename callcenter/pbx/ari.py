@@ -79,6 +79,16 @@ def _csv(value: str | Sequence[str]) -> str:
     return value if isinstance(value, str) else ",".join(value)
 
 
+async def _send_request(
+    ws: ClientConnection, request_id: str, method: str, rel: str, params: Mapping[str, Any] | None
+) -> None:
+    """One REST request on the events websocket (Asterisk 22.4+'s RESTRequest message)."""
+    cleaned = _clean_params(params)
+    uri = f"{rel}?{urlencode(cleaned)}" if cleaned else rel
+    message = {"type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri}
+    await ws.send(jsonlib.dumps(message))
+
+
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str | int | float] | None:
     """Drop None values (ARI treats an empty value as a value) and spell booleans."""
     if not params:
@@ -403,12 +413,8 @@ class AriClient:
             self._spawn(self._ignore_failure(self.request(method, rel, params=params)), rel)
             return
         self._request_seq += 1  # answered under an id nobody waits for: dropped on arrival
-        cleaned = _clean_params(params)
-        uri = f"{rel}?{urlencode(cleaned)}" if cleaned else rel
-        message = {"type": "RESTRequest", "request_id": f"n{self._request_seq}",
-                   "method": method, "uri": uri}  # fmt: skip
         try:
-            await ws.send(jsonlib.dumps(message))
+            await _send_request(ws, f"n{self._request_seq}", method, rel, params)
         except (ConnectionError, ConnectionClosed) as exc:
             log.info("ARI %s: %s %s not sent: %r", self.app, method, rel, exc)
 
@@ -425,14 +431,11 @@ class AriClient:
         assert ws is not None
         self._request_seq += 1
         request_id = f"r{self._request_seq}"
-        cleaned = _clean_params(params)
-        uri = f"{rel}?{urlencode(cleaned)}" if cleaned else rel
         future: asyncio.Future[tuple[int, str, bytes]] = asyncio.get_running_loop().create_future()
         self._ws_requests[request_id] = future
         self._ws_deadlines.append((time.monotonic() + self._request_timeout, request_id))
-        message = {"type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri}
         try:
-            await ws.send(jsonlib.dumps(message))
+            await _send_request(ws, request_id, method, rel, params)
             return await future
         except (ConnectionError, ConnectionClosed, TimeoutError) as exc:
             raise AriUnavailable(0, repr(exc), rel) from exc

@@ -8,7 +8,6 @@ must not go round in a circle (a task would bounce between full queues forever).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from callcenter.ivr.loader import FlowError, PathKey, Problem, SourceMap, parse
+from callcenter.ivr.loader import FlowError, PathKey, Problem, SourceMap, parse, suggest
 from callcenter.routing.model import Overflow, OverflowKind, QueueSpec, Strategy
 from callcenter.routing.rules import ATTRIBUTES, Rule
 
@@ -140,13 +139,14 @@ def load_routing_text(text: str, file: str) -> Routing:
 
 
 def _references(config: RoutingConfig, source: SourceMap) -> list[Problem]:
-    names = set(config.queues)
+    names = sorted(config.queues)
     problems: list[Problem] = []
     for name, queue in config.queues.items():
         at: PathKey = ("queues", name)
         overflow = queue.overflow
         if overflow is not None and overflow.queue and overflow.queue not in names:
-            message = f"overflow to unknown queue {overflow.queue!r}{_hint(overflow.queue, names)}"
+            hint = suggest(overflow.queue, names)
+            message = f"overflow to unknown queue {overflow.queue!r}{hint}"
             problems.append(source.problem((*at, "overflow", "queue"), message))
         if overflow is None and (queue.max_wait or queue.max_length):
             option = "max_wait" if queue.max_wait else "max_length"
@@ -154,7 +154,7 @@ def _references(config: RoutingConfig, source: SourceMap) -> list[Problem]:
             problems.append(source.problem((*at, option), message, "warning"))
     for index, rule in enumerate(config.rules):
         if rule.queue is not None and rule.queue not in names:
-            message = f"rule sends to unknown queue {rule.queue!r}{_hint(rule.queue, names)}"
+            message = f"rule sends to unknown queue {rule.queue!r}{suggest(rule.queue, names)}"
             problems.append(source.problem(("rules", index, "queue"), message))
     problems += _overflow_cycles(config, source)
     return problems
@@ -192,7 +192,7 @@ def _explain(source: SourceMap, err: ErrorDetails) -> Problem:
     loc: PathKey = tuple(part for part in err["loc"] if part != "[key]")
     kind, last = err["type"], loc[-1] if loc else ""
     if kind == "extra_forbidden":
-        message = f"unknown option {last!r}{_hint(str(last), OPTIONS)}"
+        message = f"unknown option {last!r}{suggest(str(last), sorted(OPTIONS))}"
     elif kind == "missing":
         message = f"missing {last!r}"
     elif kind == "literal_error" and len(loc) >= 2 and loc[-2] == "when":
@@ -207,8 +207,3 @@ def _explain(source: SourceMap, err: ErrorDetails) -> Problem:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _hint(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
