@@ -18,6 +18,9 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
+from callcenter.routing.config import load_routing
+from callcenter.routing.service import RoutingService
+from callcenter.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
@@ -25,7 +28,6 @@ if TYPE_CHECKING:
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
-    from callcenter.tasks import TaskSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class Services:
     auth: AuthService
     calls: CallService
     agents: AgentService
+    routing: RoutingService
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -93,6 +96,13 @@ async def running_services(
         bus = create_bus(settings)
         await bus.start()
         stack.push_async_callback(bus.stop)
+        agents = AgentService(db, bus, clock)
+        # A broken routing file stops the start here, with its file:line problems.
+        routing_config = await asyncio.to_thread(load_routing, settings.routing_file)
+        routing_tasks = TaskSupervisor("routing")
+        stack.push_async_callback(routing_tasks.stop)
+        routing = RoutingService(routing_config, agents, clock, routing_tasks)
+        routing.start()
         services = Services(
             settings=settings,
             db=db,
@@ -100,7 +110,8 @@ async def running_services(
             clock=clock,
             auth=AuthService(db=db, settings=settings, clock=clock),
             calls=CallService(db, bus, clock, node=settings.node_name),
-            agents=AgentService(db, bus, clock),
+            agents=agents,
+            routing=routing,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:
@@ -111,6 +122,7 @@ async def running_services(
 @asynccontextmanager
 async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     """Connect to Asterisk and start handling calls; reconnects run in the background."""
+    from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.media import PromptMedia
     from callcenter.ivr.registry import FlowRegistry
@@ -118,7 +130,6 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.pbx.sandbox import LocalPbx
-    from callcenter.tasks import TaskSupervisor
 
     settings = services.settings
     pbx = LocalPbx(settings)
@@ -154,14 +165,26 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         speech=RecordingRecognizer(
             lambda name: pbx.instance_file(f"spool/recording/{name}.wav")[0]
         ),
+        routing=services.routing,
     )
+    legs = AgentLegs(
+        ari,
+        services.calls,
+        services.agents,
+        services.routing,
+        supervisor,
+        app=settings.stasis_app,
+    )
+    services.routing.ringer = legs
     controller.attach()
+    legs.attach()
     supervisor.spawn(flows.watch(settings.ivr_reload_seconds), name="ivr-flows-watch")
     await ari.start()
     await ami.start()
     try:
         yield Telephony(ari=ari, ami=ami, supervisor=supervisor, controller=controller, flows=flows)
     finally:
+        services.routing.ringer = None
         await ari.stop()
         await ami.stop()
         await supervisor.stop()

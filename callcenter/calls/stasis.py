@@ -24,12 +24,14 @@ from callcenter.ivr.registry import FlowRegistry
 from callcenter.ivr.speech import RecordingRecognizer
 from callcenter.pbx.ari import AriClient, AriNotFound
 from callcenter.pbx.channels import (
+    AGENT_LEG_PREFIX,
     Channel,
     event_channel_id,
     hangup_cause_text,
     is_helper_channel,
     is_helper_name,
 )
+from callcenter.routing.service import RoutingService
 from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,10 @@ class CallController:
         media: MediaResolver | None = None,
         clock: Clock | None = None,
         speech: RecordingRecognizer | None = None,
+        routing: RoutingService | None = None,
     ) -> None:
         self.ari = ari
+        self.routing = routing
         self.calls = calls
         self.app = app
         self.greeting = greeting
@@ -99,8 +103,8 @@ class CallController:
         order of arrival and costs no task of its own.
         """
         key = event_channel_id(event)
-        if key is None:
-            return
+        if key is None or key.startswith(AGENT_LEG_PREFIX):
+            return  # an agent's phone ringing or talking: agent_legs.py handles it
         handler = self._handlers.get(event.get("type", ""))
         live = self.live.get(key)
         if live is not None and live.port is not None:
@@ -156,7 +160,14 @@ class CallController:
         if flow is None or self.media is None:
             await self._greet(live)
             return
-        live.port = AriCallPort(self.ari, live.channel_id, self.media, self.speech)
+        live.port = AriCallPort(
+            self.ari,
+            live.channel_id,
+            self.media,
+            self.speech,
+            call_id=live.call_id,
+            routing=self.routing,
+        )
         self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
 
     async def _run_flow(self, live: LiveCall, call: Call, flow: Flow) -> None:
@@ -167,6 +178,7 @@ class CallController:
             caller_number=call.caller_number,
             dialed_number=call.dialed_number,
             customer_class=await self.calls.customer_class(call.customer_id),
+            customer_id=call.customer_id,
             now=self.clock.now,
         )
 
@@ -178,7 +190,9 @@ class CallController:
         except Exception as exc:
             await self._failsafe(live.channel_id, exc)
             return
-        if outcome.reason not in ("caller", "transferred", "hangup") and not port.ended:
+        if outcome.reason == "connected":
+            live.port = None  # talking to an agent: the call's events are ours again
+        elif outcome.reason not in ("caller", "transferred", "hangup") and not port.ended:
             await port.hangup()  # the flow ran out of nodes: end the call cleanly
 
     async def _greet(self, live: LiveCall) -> None:
@@ -298,7 +312,13 @@ class CallController:
 
     async def _app_channels(self) -> list[Channel]:
         channels = [Channel.from_ari(raw) for raw in await self.ari.list_channels()]
-        return [c for c in channels if c.stasis_app == self.app and not is_helper_name(c.name)]
+        return [
+            c
+            for c in channels
+            if c.stasis_app == self.app
+            and not is_helper_name(c.name)
+            and not c.id.startswith(AGENT_LEG_PREFIX)
+        ]
 
     async def _adopt(self, call: Call, channel: Channel) -> None:
         if channel.id in self.live or call.id is None:

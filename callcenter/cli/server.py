@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -24,8 +24,16 @@ import uvicorn
 from callcenter.config import Settings, load_settings
 from callcenter.pbx.render import DeskPhone
 
+if TYPE_CHECKING:
+    from callcenter.services import Services
+
 DEMO_FILE = "demo-credentials.json"
 DEMO_PHONES = (("1001", "agent1"), ("1002", "agent2"))
+# What the demo agents can take: every queue of the shipped routing.yaml has someone.
+DEMO_SKILLS = {
+    "agent1": {"sales": 5, "support": 5, "vip": 1, "chat": 3},
+    "agent2": {"support": 7, "overflow": 1, "zh": 5, "chat": 3},
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -158,6 +166,24 @@ class _CalmServer(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._exit_requested.set)
 
 
+async def _demo_profiles(services: Services) -> None:
+    """Desk phone and skills for the demo agents, unless an admin has set them already."""
+    for extension, username in DEMO_PHONES:
+        user = await services.auth.get_user_by_username(username)
+        assert user.id is not None
+        agent = await services.agents.agent(user.id)
+        if agent.extension or agent.profile.skills:
+            continue
+        await services.agents.set_profile(
+            user.id,
+            extension=extension,
+            skills=DEMO_SKILLS[username],
+            teams=["demo"],
+            voice_capacity=1,
+            chat_capacity=3,
+        )
+
+
 def _serve(settings: Settings, *, with_pbx: bool) -> None:
     from callcenter.api.app import create_app
 
@@ -181,6 +207,7 @@ async def _prepare(settings: Settings) -> list[dict[str, object]]:
 
     async with running_services(settings) as services:
         created = await services.auth.ensure_demo_users()
+        await _demo_profiles(services)
     path = settings.data_dir / DEMO_FILE
     known: dict[str, dict[str, object]] = {}
     if path.exists():

@@ -18,15 +18,24 @@ from typing import Any
 
 from callcenter.ids import unique_id
 from callcenter.ivr import model as m
-from callcenter.ivr.engine import CallEnded
+from callcenter.ivr.engine import CallEnded, QueueRequest, QueueResult
 from callcenter.ivr.speech import RecordingRecognizer
-from callcenter.pbx.ari import AriClient, AriNotFound
+from callcenter.pbx.ari import AriClient, AriNotFound, quietly
+from callcenter.routing.model import Overflowed, Task
+from callcenter.routing.rules import region_for_number
+from callcenter.routing.service import Connected, Outcome, RoutingService
 
 log = logging.getLogger(__name__)
 
 MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
 LISTEN_SILENCE_SECONDS = 2
 ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
+QUEUE_OUTCOME = "QueueOutcome"  # our own event: routing decided how the wait ends
+FIRST_ANNOUNCEMENT_SECONDS = 5.0  # a caller offered at once hears no announcement
+POSITION_TEXT = {
+    "en": "You are number {position} in line. The expected wait is about {minutes} minutes.",
+    "zh": "您前面还有{ahead}位客户在等待，预计等待时间约{minutes}分钟。",
+}
 
 
 class AriCallPort:
@@ -38,11 +47,16 @@ class AriCallPort:
         channel_id: str,
         media: MediaResolver,
         speech: RecordingRecognizer | None = None,
+        *,
+        call_id: int = 0,
+        routing: RoutingService | None = None,
     ) -> None:
         self.ari = ari
         self.channel_id = channel_id
         self.media = media
         self.speech = speech
+        self.call_id = call_id
+        self.routing = routing
         self.ended = False
         self.hung_up = False  # by the flow: the call record says the system ended it
         self.transferred = False
@@ -191,6 +205,80 @@ class AriCallPort:
         with contextlib.suppress(AriNotFound):
             await self.ari.stop_moh(self.channel_id)
 
+    async def queue(self, request: QueueRequest) -> QueueResult:
+        """Hand the call to routing and keep the caller company until it is decided.
+
+        The caller hears the queue's music, and every `announce_every` seconds their
+        place in line and the expected wait. Whoever answers joins the caller in a bridge
+        (agent_legs.py); this wait only learns the outcome. A caller who hangs up, or
+        outwaits the flow's `max_wait`, leaves the queue here.
+        """
+        if self.routing is None:  # no routing (tests of flows alone): music, then on
+            await self.hold(request.max_wait)
+            return QueueResult("timeout", request.queue)
+        task = _task(self.call_id, self.channel_id, request)
+        try:
+            outcome = await self.routing.submit(task, _attributes(request))
+        except KeyError:
+            log.error("queue %r is not in the routing file; the flow goes on", request.queue)
+            return QueueResult("timeout", request.queue)
+        outcome.add_done_callback(lambda _: self._events.put_nowait({"type": QUEUE_OUTCOME}))
+        try:
+            return await self._wait_in_queue(task, outcome, request)
+        finally:
+            if not outcome.done():  # the caller left, or the flow's own limit came
+                await self.routing.cancel(task.id)
+
+    async def _wait_in_queue(
+        self, task: Task, outcome: asyncio.Future[Outcome], request: QueueRequest
+    ) -> QueueResult:
+        assert self.routing is not None
+        if outcome.done():  # a full queue overflows on arrival
+            return _left(outcome.result())
+        spec = self.routing.router.queue(self.routing.router.task(task.id).queue)
+        moh_class = None if spec.music_on_hold == "default" else spec.music_on_hold
+        await self._ari(self.ari.start_moh(self.channel_id, moh_class))
+        now = time.monotonic()
+        deadline = now + request.max_wait
+        every = spec.announce_every
+        next_announcement = now + min(FIRST_ANNOUNCEMENT_SECONDS, every) if every > 0 else deadline
+        announcing: str | None = None
+        while not outcome.done():
+            until = deadline if announcing else min(deadline, next_announcement)
+            event = await self._next_event(max(0.0, until - time.monotonic()))
+            if event is None and time.monotonic() >= deadline:
+                queue = self.routing.router.task(task.id).queue
+                await quietly(self.ari.stop_moh(self.channel_id))
+                return QueueResult("timeout", queue)
+            if event is None:
+                next_announcement += every
+                announcing = await self._announce(task.id, request.language, moh_class)
+            elif event.get("type") == "PlaybackFinished" and _playback_id(event) == announcing:
+                announcing = None
+                await self._ari(self.ari.start_moh(self.channel_id, moh_class))
+        if announcing:  # an agent took the call mid-sentence
+            await self.ari.stop_playback(announcing, wait=False)
+        result = outcome.result()
+        if isinstance(result, Overflowed):
+            await quietly(self.ari.stop_moh(self.channel_id))
+        return _left(result)
+
+    async def _announce(self, task_id: str, language: str, moh_class: str | None) -> str | None:
+        """Place in line and expected wait, over a pause in the music; None if not waiting."""
+        assert self.routing is not None
+        position = self.routing.position(task_id)
+        if position == 0:
+            return None  # ringing an agent right now
+        minutes = max(1, round(self.routing.estimated_wait(task_id) / 60))
+        text = POSITION_TEXT.get(language, POSITION_TEXT["en"]).format(
+            position=position, ahead=position - 1, minutes=minutes
+        )
+        media = await self.media(m.Prompt(say=text), language, {})
+        playback_id = f"announce-{unique_id()}"
+        await quietly(self.ari.stop_moh(self.channel_id))
+        await self._ari(self.ari.play(self.channel_id, media, playback_id=playback_id))
+        return playback_id
+
     async def transfer(self, kind: str, target: str) -> bool:
         context = "callcenter-transfer" if kind == "extension" else "callcenter-transfer-external"
         self.transferred = True  # before: the StasisEnd it causes may be handled first
@@ -213,3 +301,42 @@ def _recording_summary(recording: Mapping[str, Any]) -> dict[str, Any]:
         "state": recording.get("state"),
         "cause": recording.get("cause"),
     }
+
+
+def _task(call_id: int, channel_id: str, request: QueueRequest) -> Task:
+    return Task(
+        id=f"call-{call_id}",
+        queue=request.queue,
+        channel="voice",
+        skills={skill: 1 for skill in request.skills},
+        priority=request.priority,
+        vip=request.customer_class == "vip",
+        customer_id=request.customer_id,
+        data={
+            "call_id": call_id,
+            "channel_id": channel_id,
+            "caller_number": request.caller_number,
+            "variables": dict(request.variables),
+        },
+    )
+
+
+def _left(outcome: Outcome) -> QueueResult:
+    if isinstance(outcome, Connected):
+        return QueueResult("connected", outcome.task.queue, outcome.agent_id)
+    return QueueResult(str(outcome.overflow.kind), outcome.queue)
+
+
+def _attributes(request: QueueRequest) -> dict[str, str]:
+    """The facts routing rules match on (see docs/routing.md)."""
+    return {
+        "channel": "voice",
+        "number": request.caller_number,
+        "region": region_for_number(request.caller_number),
+        "tier": request.customer_class,
+        "language": request.language,
+    }
+
+
+def _playback_id(event: Mapping[str, Any]) -> str:
+    return str(event.get("playback", {}).get("id", ""))

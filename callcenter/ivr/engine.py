@@ -59,13 +59,38 @@ class CallPort(Protocol):
     ) -> dict[str, Any] | None:
         """Record the caller; what was stored (name, duration) or None if nothing."""
 
-    async def hold(self, seconds: float) -> None:
-        """Music on hold for `seconds` (or until the caller hangs up: CallEnded)."""
+    async def queue(self, request: QueueRequest) -> QueueResult:
+        """Wait in a queue (music, position announcements) until an agent or an end."""
 
     async def transfer(self, kind: str, target: str) -> bool:
         """Hand the call to an extension or external number; False if that failed."""
 
     async def hangup(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """A queue node's ask: who should take this call, and what they should see."""
+
+    queue: str
+    skills: list[str]
+    priority: int
+    max_wait: float  # the flow's own limit; the queue may overflow sooner
+    language: str
+    caller_number: str
+    customer_id: int | None
+    customer_class: str
+    variables: Mapping[str, str]  # collected in the IVR, for the agent's screen-pop
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    """How the wait ended: `connected` to an agent, the flow's `timeout`, or the queue's
+    overflow to `voicemail` or `callback`."""
+
+    kind: str
+    queue: str = ""
+    agent_id: int | None = None
 
 
 @dataclass
@@ -75,13 +100,15 @@ class CallInfo:
     caller_number: str
     dialed_number: str
     customer_class: str = "new"
+    customer_id: int | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
 
 
 @dataclass
 class Outcome:
     """How the flow ended: `hangup` (the flow hung up), `caller` (the caller did),
-    `end` (a node with no next), `transferred`, `queued`, `failed`."""
+    `end` (a node with no next), `transferred`, `connected` (to an agent: the call goes
+    on without the flow), `queued` (waited out with nowhere to go), `failed`."""
 
     reason: str
     node: str
@@ -329,12 +356,33 @@ class Engine:
     async def _queue(
         self, queue: str, skills: list[str], priority: int, max_wait: float, on_timeout: str | None
     ) -> str | Outcome:
-        """Until routing lands: the caller waits on hold and the call records its queue."""
+        """Wait for an agent; what the queue's overflow asks for runs here, in the flow."""
         await self.on_step(
             "ivr.queued",
             {"node": self.node_id, "queue": queue, "skills": skills, "priority": priority},
         )
-        await self.port.hold(max_wait)
+        request = QueueRequest(
+            queue=queue,
+            skills=skills,
+            priority=priority,
+            max_wait=max_wait,
+            language=self.flow.language,
+            caller_number=self.call.caller_number,
+            customer_id=self.call.customer_id,
+            customer_class=self.call.customer_class,
+            variables=dict(self.variables),
+        )
+        result = await self.port.queue(request)
+        data = {"node": self.node_id, "result": result.kind, "queue": result.queue}
+        await self.on_step("ivr.queue_left", data | {"agent_id": result.agent_id})
+        if result.kind == "connected":
+            return self._outcome("connected")
+        if result.kind == "voicemail":
+            prompt = m.Prompt(say=OVERFLOW_VOICEMAIL_TEXT[self.flow.language])
+            return await self._voicemail(m.VoicemailNode(type="voicemail", prompt=prompt))
+        if result.kind == "callback":
+            prompt = m.Prompt(say=OVERFLOW_CALLBACK_TEXT[self.flow.language])
+            return await self._callback(m.CallbackNode(type="callback", prompt=prompt))
         return self._then(on_timeout, default="queued")
 
     async def _voicemail(self, node: m.VoicemailNode) -> str | Outcome:
@@ -385,6 +433,15 @@ class Engine:
 CONFIRM_TEXT = {
     "en": "You entered {digits}. Press 1 if that is right, or 2 to enter it again.",
     "zh": "您输入的是 {digits}。正确请按1，重新输入请按2。",
+}
+OVERFLOW_VOICEMAIL_TEXT = {
+    "en": "All our agents are still busy. Please leave a message after the tone, "
+    "and we will get back to you.",
+    "zh": "我们的客服人员仍在忙碌中。请在提示音后留言，我们会尽快回复您。",
+}
+OVERFLOW_CALLBACK_TEXT = {
+    "en": "All our agents are still busy. We can call you back instead.",
+    "zh": "我们的客服人员仍在忙碌中。我们可以稍后给您回电。",
 }
 ENTER_NUMBER_TEXT = {
     "en": "Please enter the number we should call you back on, then press the hash key.",

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.ivr import model as m
-from callcenter.ivr.engine import CallInfo, Engine, FlowLookup, Outcome
+from callcenter.ivr.engine import (
+    CallInfo,
+    Engine,
+    FlowLookup,
+    Outcome,
+    QueueRequest,
+    QueueResult,
+)
 from callcenter.ivr.tts import fill
 
 
@@ -75,8 +82,10 @@ class ScriptedPort:
         self.lines.append(f"  records a message (up to {max_seconds:g} s)")
         return {"name": "simulated", "duration": 0}
 
-    async def hold(self, seconds: float) -> None:
-        self.lines.append(f"  music on hold (up to {seconds:g} s)")
+    async def queue(self, request: QueueRequest) -> QueueResult:
+        """Nobody answers in a simulation: the caller waits the node's max wait out."""
+        self.lines.append(f"  waits in queue {request.queue} (up to {request.max_wait:g} s)")
+        return QueueResult("timeout", request.queue)
 
     async def transfer(self, kind: str, target: str) -> bool:
         self.lines.append(f"  transfers to {kind} {target}")
@@ -129,7 +138,14 @@ def _step_line(kind: str, data: dict[str, Any]) -> str:
         return "  sets " + ", ".join(f"{k}={v!r}" for k, v in data["variables"].items())
     if kind == "ivr.end":
         return f"end: {data['reason']} at {data['node']}"
-    if kind in ("ivr.lookup", "ivr.queued", "voicemail", "callback.requested", "ivr.transfer"):
+    if kind in (
+        "ivr.lookup",
+        "ivr.queued",
+        "ivr.queue_left",
+        "voicemail",
+        "callback.requested",
+        "ivr.transfer",
+    ):
         shown = {k: v for k, v in data.items() if k != "node"}
         return f"  {kind}: {shown}"
     return ""

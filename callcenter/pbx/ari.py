@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json as jsonlib
 import logging
 import time
@@ -68,6 +69,13 @@ class AriNotFound(AriError):
 
 class AriUnavailable(AriError):
     """Asterisk did not answer (refused, timeout, client stopped); status is 0."""
+
+
+async def quietly(request: Awaitable[Any]) -> None:
+    """Await a request whose failure changes nothing: music already stopped, channel or
+    bridge already gone (the other side hung up first)."""
+    with contextlib.suppress(AriError):
+        await request
 
 
 def _seg(value: str) -> str:

@@ -29,6 +29,9 @@ from typing import Any
 HELPER_MARKER = "helper"
 HELPER_FIRST_ARGS = frozenset({HELPER_MARKER, "snoop", "media"})
 HELPER_NAME_PREFIXES = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
+# Channel ids of the legs that ring agents' phones (calls/agent_legs.py): their events
+# are that module's, never a call of their own.
+AGENT_LEG_PREFIX = "agent-"
 
 
 def helper_args(*parts: str) -> str:

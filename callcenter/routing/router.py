@@ -157,6 +157,7 @@ class Router:
             raise ValueError(f"task {task.id} is already routed")
         if task.enqueued_at <= 0:
             task.enqueued_at = at  # an overflowed task keeps the wait it already has
+        task.entered_queue_at = at  # but each queue's max wait counts from its own start
         full = spec.max_length is not None and len(queue.keys) >= spec.max_length
         if full and spec.overflow is not None:
             return Overflowed(task, spec.name, spec.overflow, "full")
@@ -166,7 +167,7 @@ class Router:
             return self._offer(agent, task, at)
         self._wait(queue, task)
         if spec.max_wait is not None and spec.overflow is not None:
-            deadline = task.enqueued_at + spec.max_wait
+            deadline = task.entered_queue_at + spec.max_wait
             heapq.heappush(self._deadlines, (deadline, next(self._seq), task.id))
         return Queued(task, self.position(task.id), self.estimated_wait(task.id))
 
@@ -406,7 +407,7 @@ class Router:
         if declined:
             task.declined_by.add(offer.agent_id)
         spec = self._queues[task.queue].spec
-        waited_out = spec.max_wait is not None and at - task.enqueued_at >= spec.max_wait
+        waited_out = spec.max_wait is not None and at - task.entered_queue_at >= spec.max_wait
         if waited_out and spec.overflow is not None:
             self._tasks.pop(task.id, None)
             return [Overflowed(task, spec.name, spec.overflow, "max_wait")]

@@ -5,7 +5,8 @@ offered agent through a `Ringer` (the agent's desk phone or softphone: telephony
 part), times the ring and the wrap-up, moves the agent's state (offered, on call,
 wrap-up, a "missed" break), overflows tasks that waited too long, and tells whoever
 submitted a task (the IVR's queue node) how it ended: connected to an agent, or
-overflowed. Agents becoming available, taking a break or logging out reach the router
+overflowed (to voicemail or a callback; overflowing into another queue is no end, the
+task waits on there). Agents becoming available, taking a break or logging out reach the router
 through the agent service's listener.
 """
 
@@ -21,7 +22,7 @@ from callcenter.agents.service import AgentService
 from callcenter.agents.state import AgentState
 from callcenter.clock import Clock
 from callcenter.routing.config import Routing
-from callcenter.routing.model import Offer, Overflowed, Queued, Task
+from callcenter.routing.model import Offer, Overflowed, OverflowKind, Queued, Task
 from callcenter.routing.router import Decision, Router, UnknownTask
 from callcenter.routing.rules import route
 from callcenter.tasks import TaskSupervisor
@@ -99,16 +100,22 @@ class RoutingService:
             await self._set(offer.agent_id, AgentState.AVAILABLE)
         await self._carry_out(decisions)
 
-    async def answered(self, task_id: str) -> int:
-        """The offered agent picked up; returns who."""
-        self._stop_timer(task_id)
+    async def answered(self, task_id: str, agent_id: int | None = None) -> int | None:
+        """The offered agent picked up; returns who, or None if the offer is gone.
+
+        With `agent_id` (telephony reporting which phone answered), an answer from a phone
+        whose offer already moved on (rang out at that very moment) is refused: None.
+        """
         offer = self.router.offer_of(task_id)
-        agent_id = self.router.accept(task_id, self._now())
-        await self._set(agent_id, AgentState.ON_CALL)
+        if offer is None or (agent_id is not None and offer.agent_id != agent_id):
+            return None
+        self._stop_timer(task_id)
+        accepted = self.router.accept(task_id, self._now())
+        await self._set(accepted, AgentState.ON_CALL)
         outcome = self._outcomes.pop(task_id, None)
-        if offer is not None and outcome is not None and not outcome.done():
-            outcome.set_result(Connected(offer.task, agent_id))
-        return agent_id
+        if outcome is not None and not outcome.done():
+            outcome.set_result(Connected(offer.task, accepted))
+        return accepted
 
     async def missed(
         self, task_id: str, *, declined: bool = False, agent_id: int | None = None
@@ -161,6 +168,11 @@ class RoutingService:
         for decision in decisions:
             if isinstance(decision, Offer):
                 await self._offer(decision)
+            elif isinstance(decision, Overflowed) and decision.overflow.kind == OverflowKind.QUEUE:
+                # Another team takes it: the customer waits on, in the next queue.
+                moved = replace(decision.task, queue=decision.overflow.target)
+                log.info("task %s overflows from %s to %s", moved.id, decision.queue, moved.queue)
+                await self._carry_out([self.router.enqueue(moved, self._now())])
             elif isinstance(decision, Overflowed):
                 outcome = self._outcomes.pop(decision.task.id, None)
                 if outcome is not None and not outcome.done():

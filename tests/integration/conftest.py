@@ -47,19 +47,30 @@ def make_pbx_settings() -> Callable[..., Settings]:
 
 
 @pytest.fixture(scope="session")
-def desk_phone() -> DeskPhone:
-    """The agent desk phone configured in the test Asterisk (extension 2001)."""
-    return DeskPhone(extension="2001", password=secrets.token_urlsafe(12), name="Test Agent")
+def desk_phones() -> list[DeskPhone]:
+    """The agents' desk phones configured in the test Asterisk: 2001, 2002, 2003."""
+    return [
+        DeskPhone(extension=f"200{n}", password=secrets.token_urlsafe(12), name=f"Agent {n}")
+        for n in (1, 2, 3)
+    ]
 
 
 @pytest.fixture(scope="session")
-def asterisk(tmp_path_factory: pytest.TempPathFactory, desk_phone: DeskPhone) -> Iterator[LocalPbx]:
+def desk_phone(desk_phones: list[DeskPhone]) -> DeskPhone:
+    """Extension 2001, for tests of the phone itself (never registered by agent tests)."""
+    return desk_phones[0]
+
+
+@pytest.fixture(scope="session")
+def asterisk(
+    tmp_path_factory: pytest.TempPathFactory, desk_phones: list[DeskPhone]
+) -> Iterator[LocalPbx]:
     """A running LocalPbx (its Settings at `.settings`), stopped and removed at the end."""
     settings = pbx_test_settings(tmp_path_factory.mktemp("pbx-data"))
     pbx = LocalPbx(settings)
     try:
         pbx.install()
-        pbx.start(desk_phones=[desk_phone])
+        pbx.start(desk_phones=desk_phones)
     except PbxError as exc:
         with contextlib.suppress(PbxError):
             pbx.remove()

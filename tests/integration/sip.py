@@ -26,11 +26,15 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
-async def make_wav(path: Path, seconds: float = 30.0, freq: int = 440) -> Path:
-    """A padded 8 kHz mono tone: long enough that baresip never runs out mid-call."""
+async def make_wav(
+    path: Path, seconds: float = 30.0, freq: int = 440, *, tone_seconds: float = 1.0
+) -> Path:
+    """An 8 kHz mono tone, padded with silence to `seconds`: long enough that baresip
+    never runs out mid-call."""
     proc = await asyncio.create_subprocess_exec(
         "sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
-        "synth", "1", "sine", str(freq), "pad", "0", str(seconds),
+        "synth", f"{tone_seconds:g}", "sine", str(freq), "vol", "0.5",
+        "pad", "0", f"{max(0.0, seconds - tone_seconds):g}",
     )  # fmt: skip
     await asyncio.wait_for(proc.wait(), 30)
     return path
@@ -40,9 +44,17 @@ class Baresip:
     """One baresip user agent registered as a desk phone, in its own config dir."""
 
     def __init__(
-        self, workdir: Path, *, user: str, password: str, registrar: str, audio: Path
+        self,
+        workdir: Path,
+        *,
+        user: str,
+        password: str,
+        registrar: str,
+        audio: Path,
+        dump_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
+        self.dump_dir = dump_dir  # with it, what the phone sends and hears is saved as WAVs
         self.user = user
         self.password = password
         self.registrar = registrar  # host:port of the PBX
@@ -58,6 +70,10 @@ class Baresip:
 
     def _write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        dump: list[str] = []
+        if self.dump_dir is not None:
+            self.dump_dir.mkdir(parents=True, exist_ok=True)
+            dump = ["module sndfile.so", f"snd_path {self.dump_dir}"]
         (self.workdir / "config").write_text(
             "\n".join(
                 [
@@ -70,6 +86,7 @@ class Baresip:
                     "module g711.so",
                     "module aufile.so",
                     "module alsa.so",
+                    *dump,
                     "module_app account.so",
                     "module_app menu.so",
                     "module_app ctrl_tcp.so",
@@ -125,11 +142,17 @@ class Baresip:
         self._writer.write(str(len(data)).encode() + b":" + data + b",")
         await self._writer.drain()
 
-    async def wait_event(self, kind: str, within: float = 10.0) -> dict[str, Any]:
-        """The first event of `kind` (seen already or arriving within `within` s)."""
+    def mark(self) -> int:
+        """A place in the event list: `wait_event(kind, since=mark)` ignores what came before."""
+        return len(self.events)
+
+    async def wait_event(
+        self, kind: str, within: float = 10.0, *, since: int = 0
+    ) -> dict[str, Any]:
+        """The first event of `kind` after `since` (seen already or arriving within `within`)."""
         async with asyncio.timeout(within):
             while True:
-                for event in self.events:
+                for event in self.events[since:]:
                     if event.get("event") and event.get("type") == kind:
                         return event
                 self._changed.clear()
@@ -137,6 +160,15 @@ class Baresip:
 
     async def dial(self, number: str) -> None:
         await self.command("dial", f"sip:{number}@{self.registrar}")
+
+    async def answer(self, within: float = 15.0, *, since: int = 0) -> None:
+        """Pick up when the phone rings (after `since`), as an agent would."""
+        await self.wait_event("CALL_INCOMING", within, since=since)
+        await self.command("accept")
+        await self.wait_event("CALL_ESTABLISHED", 5, since=since)
+
+    async def hangup(self) -> None:
+        await self.command("hangup")
 
     async def send_dtmf(self, digits: str) -> None:
         await self.command("sndcode", digits)

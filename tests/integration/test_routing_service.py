@@ -24,6 +24,7 @@ from callcenter.routing.config import load_routing_text
 from callcenter.routing.model import Offer, Overflowed, Task
 from callcenter.routing.service import Connected, RoutingService
 from callcenter.tasks import TaskSupervisor
+from tests.support.waiting import eventually
 
 ROUTING = """
 queues:
@@ -33,6 +34,10 @@ queues:
     wrap_up: 0.3
     max_wait: 1.5
     overflow: {to: voicemail}
+  front:
+    skills: {front: 1}
+    max_wait: 0.2
+    overflow: {to: queue, queue: support}
 rules:
   - when: {region: CN}
     skills: {zh: 1}
@@ -160,3 +165,23 @@ async def test_logging_out_while_ringing_passes_the_call_on(floor):
     assert floor.ringer.stopped == ["t1"]  # ann's phone
     assert floor.ringer.rung[-1] == ("t1", floor.ids["ben"])
     assert floor.state("ben") == (AgentState.OFFERED, "")
+
+
+async def test_overflow_into_another_queue_waits_on_there_until_connected(floor):
+    await _available(floor, "ann")
+    outcome = await floor.routing.submit(Task("t1", "front"), {})
+    assert floor.ringer.rung == []  # nobody has the front desk's skill
+    await eventually(lambda: floor.ringer.rung == [("t1", floor.ids["ann"])])
+    assert not outcome.done()
+    assert await floor.routing.answered("t1") == floor.ids["ann"]
+    connected = await outcome
+    assert isinstance(connected, Connected) and connected.task.queue == "support"
+
+
+async def test_an_answer_from_a_phone_the_offer_left_is_refused(floor):
+    await _available(floor, "ann", "ben")
+    await floor.routing.submit(Task("t1", "support"), {})
+    ((_, first),) = floor.ringer.rung
+    other = next(i for i in floor.ids.values() if i != first)
+    assert await floor.routing.answered("t1", agent_id=other) is None
+    assert await floor.routing.answered("t1", agent_id=first) == first

@@ -118,6 +118,16 @@ async def test_a_simulated_call_shows_in_the_api_and_on_the_websocket(
     assert "/ws/events" in log and token not in log  # tokens in URLs are redacted
 
 
+def test_demo_agents_have_desk_phones_and_skills(env: dict[str, str], up: str) -> None:
+    base = f"http://127.0.0.1:{env['CALLCENTER_HTTP_PORT']}"
+    login = httpx.post(f"{base}/api/auth/login",
+                       json={"username": "admin", "password": ADMIN_PASSWORD})  # fmt: skip
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    agents = {a["username"]: a for a in httpx.get(f"{base}/api/agents", headers=headers).json()}
+    assert agents["agent1"]["extension"] == "1001" and agents["agent1"]["skills"]["sales"] > 0
+    assert agents["agent2"]["extension"] == "1002" and agents["agent2"]["skills"]["zh"] > 0
+
+
 def test_down_stops_everything(env: dict[str, str], up: str) -> None:
     result = run_cli(env, "down")
     assert result.returncode == 0, result.stderr

@@ -146,6 +146,23 @@ def test_a_full_queue_overflows_new_arrivals():
     assert isinstance(moved, Queued) and moved.task.enqueued_at == 2  # keeps its wait
 
 
+def test_an_overflowed_task_gets_the_next_queues_full_max_wait():
+    callback = Overflow(OverflowKind.CALLBACK)
+    router = Router(
+        [
+            QueueSpec(name="support", max_wait=600, overflow=Overflow(OverflowKind.QUEUE, "more")),
+            QueueSpec(name="more", max_wait=300, overflow=callback),
+        ]
+    )
+    router.enqueue(Task("t1", "support"), 1)
+    (out,) = router.expire(601)
+    out.task.queue = "more"
+    assert isinstance(router.enqueue(out.task, 601), Queued)
+    assert router.expire(900) == []  # 15 minutes in all, as routing.yaml promises
+    (last,) = router.expire(901)
+    assert last.overflow == callback and last.task.enqueued_at == 1
+
+
 def test_max_wait_sends_waiting_tasks_to_voicemail():
     router = _router(max_wait=60, overflow=Overflow(OverflowKind.VOICEMAIL))
     router.enqueue(Task("t1", "support"), 0)

@@ -1,0 +1,221 @@
+"""Agents' phones on calls: ring the offered agent, join caller and agent, part them.
+
+Routing decides who gets a call and when to stop ringing; this is its telephony. An
+offer rings the agent's desk phone (an ARI originate to the PJSIP endpoint named by the
+agent's extension) as a leg of its own, tagged as a helper so the call controller never
+takes it for a new call. When the agent picks up, the leg enters our Stasis app and is
+put in one mixing bridge with the caller. Either side hanging up ends the conversation:
+the other side is hung up, the call record says who ended it, and routing starts the
+agent's wrap-up. A leg that ends without being answered (rang out, busy, phone not
+registered) is a missed offer, and routing rings the next agent.
+
+Events of one conversation (its caller's channel and its agent legs) are handled in
+order, in one lane keyed by the routing task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from callcenter.agents.service import AgentService
+from callcenter.calls.service import CallService
+from callcenter.ids import unique_id
+from callcenter.pbx.ari import AriClient, AriError, quietly
+from callcenter.pbx.channels import AGENT_LEG_PREFIX, event_channel_id, helper_args
+from callcenter.routing.model import Offer, Task
+from callcenter.routing.service import RoutingService
+from callcenter.tasks import SerialExecutor, TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+RING_GRACE_SECONDS = 5  # Asterisk's own no-answer limit, beyond routing's ring timeout
+GONE_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed"})
+NORMAL_CLEARING = 16
+# proxy_media: audio goes through Asterisk's core, never natively between the two RTP
+# legs, so recording, listening in and a third party all work on the same bridge.
+TALK_BRIDGE = "mixing,proxy_media"
+
+
+@dataclass
+class _Leg:
+    """One ring of one agent's phone for one task."""
+
+    id: str  # the agent channel's id, chosen by us
+    task: Task
+    agent_id: int
+    answered: bool = False
+
+
+@dataclass
+class _Conversation:
+    task: Task
+    agent_id: int
+    caller: str  # channel ids
+    agent: str
+    bridge_id: str
+    started: float  # monotonic
+    ended: bool = False
+
+    @property
+    def call_id(self) -> int:
+        return int(self.task.data["call_id"])
+
+
+class AgentLegs:
+    """The `Ringer` routing rings agents through, and the bridges of answered calls."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        calls: CallService,
+        agents: AgentService,
+        routing: RoutingService,
+        supervisor: TaskSupervisor,
+        *,
+        app: str,
+    ) -> None:
+        self.ari = ari
+        self.calls = calls
+        self.agents = agents
+        self.routing = routing
+        self.app = app
+        self._supervisor = supervisor
+        self._legs: dict[str, _Leg] = {}  # agent channel id -> leg (ringing or talking)
+        self._ringing: dict[str, str] = {}  # task id -> agent channel id
+        self._talks: dict[str, _Conversation] = {}  # caller's and agent's channel ids
+        self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failed)
+
+    def attach(self) -> None:
+        """Receive ARI events beside the call controller (which ignores agent legs)."""
+        self.ari.add_handler(self.on_event)
+
+    # ---- Ringer ---------------------------------------------------------------------
+
+    async def ring(self, offer: Offer) -> None:
+        view = await self.agents.agent(offer.agent_id)
+        if not view.extension:
+            log.warning("agent %s has no phone to ring; offer of %s missed",
+                        view.username, offer.task.id)  # fmt: skip
+            self._report_missed(offer.task.id, offer.agent_id)
+            return
+        leg = _Leg(f"{AGENT_LEG_PREFIX}{unique_id()}", offer.task, offer.agent_id)
+        self._legs[leg.id] = leg
+        self._ringing[offer.task.id] = leg.id
+        try:
+            await self.ari.originate(
+                f"PJSIP/{view.extension}",
+                app=self.app,
+                app_args=helper_args("agent", offer.task.id),
+                channel_id=leg.id,
+                caller_id=_caller_id(offer.task),
+                timeout=round(offer.ring_timeout) + RING_GRACE_SECONDS,
+            )
+        except AriError as exc:
+            log.warning("could not ring %s for %s: %s", view.extension, offer.task.id, exc)
+            self._legs.pop(leg.id, None)
+            self._ringing.pop(offer.task.id, None)
+            self._report_missed(offer.task.id, offer.agent_id)
+
+    async def stop_ringing(self, task_id: str) -> None:
+        leg_id = self._ringing.pop(task_id, None)
+        leg = self._legs.get(leg_id or "")
+        if leg is not None and not leg.answered:
+            await quietly(self.ari.hangup(leg.id))
+
+    def _report_missed(self, task_id: str, agent_id: int) -> None:
+        """Told to routing from a task of its own: routing is still inside its offer."""
+        coro = self.routing.missed(task_id, agent_id=agent_id)
+        self._supervisor.spawn(coro, name=f"agent-missed:{task_id}")
+
+    # ---- events -----------------------------------------------------------------------
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Agent legs' events, and the end of a caller who talks to an agent."""
+        channel_id = event_channel_id(event)
+        if channel_id is None:
+            return
+        kind = event.get("type")
+        leg = self._legs.get(channel_id)
+        talk = self._talks.get(channel_id)
+        if leg is not None and kind == "StasisStart":
+            self._serial.submit(leg.task.id, self._answered(leg), name="agent-answered")
+        elif leg is not None and kind in GONE_EVENTS:
+            self._serial.submit(leg.task.id, self._leg_gone(leg), name="agent-leg-gone")
+        elif talk is not None and kind in GONE_EVENTS:
+            self._serial.submit(talk.task.id, self._end(talk, by="caller"), name="caller-gone")
+
+    async def _answered(self, leg: _Leg) -> None:
+        """The agent picked up: into one bridge with the caller, unless the offer moved on."""
+        leg.answered = True
+        if self._ringing.get(leg.task.id) == leg.id:
+            del self._ringing[leg.task.id]
+        agent_id = await self.routing.answered(leg.task.id, agent_id=leg.agent_id)
+        if agent_id is None:  # rang out or the caller left as the agent answered
+            self._legs.pop(leg.id, None)
+            await quietly(self.ari.hangup(leg.id))
+            return
+        caller = str(leg.task.data["channel_id"])
+        talk = _Conversation(
+            task=leg.task,
+            agent_id=agent_id,
+            caller=caller,
+            agent=leg.id,
+            bridge_id=f"talk-{leg.id}",
+            started=time.monotonic(),
+        )
+        self._talks[caller] = self._talks[leg.id] = talk
+        await quietly(self.ari.stop_moh(caller))
+        await self.ari.create_bridge(TALK_BRIDGE, talk.bridge_id, name=f"call-{talk.call_id}")
+        await self.ari.add_to_bridge(talk.bridge_id, [caller, leg.id])
+        await self.calls.assign(talk.call_id, agent_id)
+        await self.calls.note(talk.call_id, "agent.connected",
+                              {"agent_id": agent_id, "queue": leg.task.queue})  # fmt: skip
+
+    async def _leg_gone(self, leg: _Leg) -> None:
+        self._legs.pop(leg.id, None)
+        talk = self._talks.get(leg.id)
+        if talk is not None:
+            await self._end(talk, by="agent")
+            return
+        if leg.answered:
+            return  # answered too late: already refused
+        if self._ringing.get(leg.task.id) == leg.id:
+            del self._ringing[leg.task.id]
+        # Unanswered: rang out, declined on the phone, busy or not registered.
+        await self.routing.missed(leg.task.id, agent_id=leg.agent_id)
+
+    async def _end(self, talk: _Conversation, *, by: str) -> None:
+        """One side hung up: the other follows, and the agent goes on to wrap-up."""
+        if talk.ended:
+            return
+        talk.ended = True
+        for channel_id in (talk.caller, talk.agent):
+            self._talks.pop(channel_id, None)
+        self._legs.pop(talk.agent, None)
+        seconds = time.monotonic() - talk.started
+        await self.calls.note(talk.call_id, "agent.ended",
+                              {"by": by, "talk_seconds": round(seconds, 1)})  # fmt: skip
+        if by == "agent":  # the caller's record would otherwise say the caller hung up
+            await self.calls.end(talk.call_id, cause=NORMAL_CLEARING,
+                                 cause_text="Normal Clearing", ended_by="agent")  # fmt: skip
+        others = {"agent": [talk.caller], "caller": [talk.agent]}.get(by, [talk.caller, talk.agent])
+        for channel_id in others:
+            await quietly(self.ari.hangup(channel_id))
+        await quietly(self.ari.destroy_bridge(talk.bridge_id))
+        await self.routing.finished(talk.task.id, seconds)
+
+    async def _failed(self, task_id: str, exc: BaseException) -> None:
+        """Joining failed (the caller left mid-way, Asterisk refused): end it cleanly."""
+        log.warning("agent leg of %s failed: %r", task_id, exc)
+        talk = next((t for t in self._talks.values() if t.task.id == task_id), None)
+        if talk is not None:
+            await self._end(talk, by="system")
+
+
+def _caller_id(task: Task) -> str:
+    """What the agent's phone shows: the caller's number."""
+    number = str(task.data.get("caller_number") or "")
+    return f'"{number}" <{number}>' if number else ""

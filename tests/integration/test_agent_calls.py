@@ -1,0 +1,286 @@
+"""Calls reach people: the carrier simulator calls in, the IVR queues the call, routing
+rings a logged-in agent's desk phone (baresip, a SIP stack of its own), and caller and
+agent talk. Each side sends its own tone; each must hear the other's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callcenter.pbx.carrier import CallReport, place_call
+from callcenter.pbx.render import DeskPhone
+from tests.integration.sip import Baresip, make_wav
+from tests.support.audio import seconds_of_tone
+from tests.support.controller import ServerProcess, free_port, settings_env
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.asterisk
+
+ADMIN = ("queueadmin", "queue-admin-password")
+AGENT_PASSWORD = "agent-password-1"
+CALLER_TONE, AGENT_TONE = 1000, 440
+
+ROUTING = """
+queues:
+  support:
+    skills: {support: 1}
+    ring_timeout: 4
+    wrap_up: 3
+    announce_every: 0
+  nobody:                      # nobody has the skill: callers wait it out
+    skills: {unicorn: 1}
+    max_wait: 3
+    overflow: {to: voicemail}
+  small:
+    skills: {unicorn: 1}
+    max_length: 1
+    overflow: {to: callback}
+    announce_every: 2
+"""
+
+FLOWS = {
+    "agents": {"numbers": ["400"], "queue": "support"},
+    "late": {"numbers": ["401"], "queue": "nobody"},
+    "small": {"numbers": ["402"], "queue": "small"},
+}
+
+
+def _flow(name: str, numbers: list[str], queue: str) -> dict:
+    return {
+        "name": name,
+        "numbers": numbers,
+        "start": "wait",
+        "nodes": {
+            "wait": {"type": "queue", "queue": queue, "max_wait": 60, "on_timeout": "bye"},
+            "bye": {"type": "hangup"},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def settings(asterisk, tmp_path_factory):
+    flows = tmp_path_factory.mktemp("agent-flows")
+    for name, spec in FLOWS.items():
+        flow = _flow(name, spec["numbers"], spec["queue"])
+        (flows / f"{name}.yaml").write_text(json.dumps(flow))  # JSON is YAML
+    routing = tmp_path_factory.mktemp("agent-routing") / "routing.yaml"
+    routing.write_text(ROUTING)
+    return asterisk.settings.model_copy(
+        update={"http_port": free_port(), "flows_dir": flows, "routing_file": routing}
+    )
+
+
+@pytest.fixture(scope="module")
+def server(settings, tmp_path_factory) -> Iterator[ServerProcess]:
+    env = settings_env(settings)
+    cli = [sys.executable, "-m", "callcenter", "users", "create"]
+    subprocess.run([*cli, ADMIN[0], "--role", "admin", "--password", ADMIN[1]],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    for name in ("amy", "bob"):
+        subprocess.run([*cli, name, "--role", "agent", "--password", AGENT_PASSWORD],
+                       env=env, check=True, capture_output=True)  # fmt: skip
+    proc = ServerProcess(settings, tmp_path_factory.mktemp("server") / "server.log")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def _client(server: ServerProcess, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=10)
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    r.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+    return client
+
+
+@pytest.fixture(scope="module")
+def admin(server) -> Iterator[httpx.Client]:
+    client = _client(server, *ADMIN)
+    yield client
+    client.close()
+
+
+class Agent:
+    """A person at a desk: an account on the desktop and a SIP phone on the desk."""
+
+    def __init__(self, name: str, api: httpx.Client, phone: Baresip, dumps: Path) -> None:
+        self.name, self.api, self.phone, self.dumps = name, api, phone, dumps
+        self.id = api.get("/api/agents/me").json()["user_id"]
+
+    def state(self) -> tuple[str, str]:
+        me = self.api.get("/api/agents/me").json()
+        return me["state"], me["reason"]
+
+    def choose(self, state: str, reason: str = "") -> None:
+        r = self.api.put("/api/agents/me/state", json={"state": state, "reason": reason})
+        r.raise_for_status()
+
+    def log_out(self) -> None:
+        if self.state()[0] != "offline":
+            self.choose("offline")
+
+    def heard(self) -> Path:
+        """The WAV of what the phone received in its latest call."""
+        return max(self.dumps.glob("*-dec.wav"), key=lambda p: p.stat().st_mtime)
+
+
+@pytest.fixture(scope="module")
+async def agents(
+    server, admin, asterisk, desk_phones: list[DeskPhone], tmp_path_factory
+) -> AsyncIterator[dict[str, Agent]]:
+    work = tmp_path_factory.mktemp("agents")
+    tone = await make_wav(work / "agent-tone.wav", 600, AGENT_TONE, tone_seconds=600)
+    team: dict[str, Agent] = {}
+    phones: list[Baresip] = []
+    try:
+        for name, desk in zip(("amy", "bob"), desk_phones[1:], strict=True):
+            phone = Baresip(
+                work / name,
+                user=desk.extension,
+                password=desk.password,
+                registrar=f"127.0.0.1:{asterisk.settings.sip_port}",
+                audio=tone,
+                dump_dir=work / name / "heard",
+            )
+            phones.append(phone)
+            await phone.start()
+            await _registered(asterisk, desk.extension)
+            api = _client(server, name, AGENT_PASSWORD)
+            agent = Agent(name, api, phone, work / name / "heard")
+            profile = {"extension": desk.extension, "skills": {"support": 5}}
+            admin.put(f"/api/agents/{agent.id}/profile", json=profile).raise_for_status()
+            team[name] = agent
+        yield team
+    finally:
+        for agent in team.values():
+            agent.api.close()
+        for phone in phones:
+            await phone.stop()
+
+
+@pytest.fixture
+def floor(agents: dict[str, Agent]) -> Iterator[dict[str, Agent]]:
+    """Every test starts with everybody logged out, and leaves it that way."""
+    for agent in agents.values():
+        agent.log_out()
+    yield agents
+    for agent in agents.values():
+        agent.log_out()
+
+
+async def _registered(pbx, extension: str) -> None:
+    for _ in range(50):
+        if f"{extension}/sip:" in await asyncio.to_thread(pbx.cli, "pjsip show contacts"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"desk phone {extension} did not register")
+
+
+def _timeline(admin: httpx.Client, report: CallReport, within: float = 15) -> tuple[dict, list]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        items = admin.get("/api/calls").json()["items"]
+        calls = [c for c in items if c["channel_id"] == report.inbound_channel_id]
+        if calls and calls[0]["state"] == "ended":
+            return calls[0], admin.get(f"/api/calls/{calls[0]['id']}").json()["events"]
+        time.sleep(0.2)
+    raise TimeoutError(f"call {report.inbound_channel_id} did not end")
+
+
+def _types(events: list[dict]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+async def _caller_tone(tmp_path: Path, seconds: float = 8) -> Path:
+    return await make_wav(tmp_path / "caller.wav", seconds, CALLER_TONE, tone_seconds=seconds)
+
+
+async def test_a_queued_call_rings_the_agent_and_both_hear_each_other(floor, admin, settings,
+                                                                     tmp_path):  # fmt: skip
+    amy = floor["amy"]
+    amy.choose("available")
+    mark = amy.phone.mark()
+    call = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path), hold=1, record=True)
+    )
+    await amy.phone.answer(since=mark)
+    await eventually(lambda: amy.state() == ("on_call", ""))
+    report = await call
+    assert report.answered and report.hung_up_by == "caller", report
+    await amy.phone.wait_event("CALL_CLOSED", since=mark)
+    await eventually(lambda: amy.state() == ("wrap_up", ""))  # 3 s in this queue
+    record, events = _timeline(admin, report)
+    assert record["agent_id"] == amy.id and record["ended_by"] == "caller"
+    assert {"agent.connected", "agent.ended"} <= set(_types(events))
+    ended = next(e["data"] for e in events if e["type"] == "agent.ended")
+    assert ended["by"] == "caller" and ended["talk_seconds"] > 4
+    # Audio both ways: the caller heard the agent's tone, the agent the caller's.
+    assert report.heard is not None and seconds_of_tone(report.heard, AGENT_TONE) > 3
+    assert seconds_of_tone(amy.heard(), CALLER_TONE) > 3
+    await eventually(lambda: amy.state() == ("available", ""), within=5)
+
+
+async def test_an_unanswered_ring_goes_to_the_next_agent(floor, admin, settings, tmp_path):
+    amy, bob = floor["amy"], floor["bob"]
+    amy.choose("available")  # idle the longest: rung first
+    await asyncio.sleep(0.1)
+    bob.choose("available")
+    amy_mark, bob_mark = amy.phone.mark(), bob.phone.mark()
+    call = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 12), hold=1)
+    )
+    await amy.phone.wait_event("CALL_INCOMING", since=amy_mark)  # and amy lets it ring
+    await bob.phone.answer(within=15, since=bob_mark)
+    await amy.phone.wait_event("CALL_CLOSED", since=amy_mark)  # her phone stopped ringing
+    await eventually(lambda: amy.state() == ("break", "missed"))
+    report = await call
+    record, _ = _timeline(admin, report)
+    assert record["agent_id"] == bob.id
+
+
+async def test_the_agent_hanging_up_ends_the_call(floor, admin, settings, tmp_path):
+    bob = floor["bob"]
+    bob.choose("available")
+    mark = bob.phone.mark()
+    call = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 20), hold=5)
+    )
+    await bob.phone.answer(since=mark)
+    await asyncio.sleep(1)
+    await bob.phone.hangup()
+    report = await call
+    assert report.hung_up_by == "pbx", report
+    record, events = _timeline(admin, report)
+    assert record["ended_by"] == "agent" and record["disposition"] == "completed"
+    assert next(e["data"] for e in events if e["type"] == "agent.ended")["by"] == "agent"
+
+
+async def test_nobody_free_until_max_wait_overflows_to_voicemail(floor, admin, settings):
+    report = await place_call(settings, "401", hold=12)
+    _, events = _timeline(admin, report)
+    left = next(e["data"] for e in events if e["type"] == "ivr.queue_left")
+    assert left["result"] == "voicemail" and left["queue"] == "nobody"
+    assert "voicemail" in _types(events)  # the message the caller left by hanging up
+
+
+async def test_a_full_queue_overflows_the_next_caller_to_a_callback(floor, admin, settings):
+    first = asyncio.create_task(place_call(settings, "402", hold=10))
+    await asyncio.sleep(2)
+    second = await place_call(settings, "402", hold=8, caller="+8613800001111", dtmf="1")
+    _, events = _timeline(admin, second)
+    left = next(e["data"] for e in events if e["type"] == "ivr.queue_left")
+    assert left["result"] == "callback" and left["queue"] == "small"
+    requested = next(e["data"] for e in events if e["type"] == "callback.requested")
+    assert requested["number"] == "+8613800001111"
+    report = await first
+    _, waited = _timeline(admin, report)
+    assert "ivr.queue_left" not in _types(waited)  # hung up while waiting: still in line
