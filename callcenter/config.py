@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     ami_host: str = "127.0.0.1"
     # REST requests on the events websocket (Asterisk 22.4+); off for an older Asterisk.
     ari_rest_over_websocket: bool = True
+    # The controller's address as Asterisk reaches it: softphone media legs send RTP here.
+    softphone_media_host: str = "127.0.0.1"
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
     # Project files Asterisk must read (prompts, flows' media); synced into the instance.
     media_dir: Path = Field(default_factory=default_media_dir)

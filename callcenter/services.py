@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
+    from callcenter.softphone.lines import Softphones
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Telephony:
     supervisor: TaskSupervisor
     controller: CallController
     flows: FlowRegistry
+    softphones: Softphones
 
 
 @dataclass
@@ -130,6 +132,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.pbx.sandbox import LocalPbx
+    from callcenter.softphone.lines import Softphones
 
     settings = services.settings
     pbx = LocalPbx(settings)
@@ -167,6 +170,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         ),
         routing=services.routing,
     )
+    softphones = Softphones(ari, app=settings.stasis_app, media_host=settings.softphone_media_host)
     legs = AgentLegs(
         ari,
         services.calls,
@@ -174,6 +178,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         services.routing,
         supervisor,
         app=settings.stasis_app,
+        softphones=softphones,
     )
     services.routing.ringer = legs
     controller.attach()
@@ -182,9 +187,17 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     await ari.start()
     await ami.start()
     try:
-        yield Telephony(ari=ari, ami=ami, supervisor=supervisor, controller=controller, flows=flows)
+        yield Telephony(
+            ari=ari,
+            ami=ami,
+            supervisor=supervisor,
+            controller=controller,
+            flows=flows,
+            softphones=softphones,
+        )
     finally:
         services.routing.ringer = None
+        await softphones.close_all()
         await ari.stop()
         await ami.stop()
         await supervisor.stop()

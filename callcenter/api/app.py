@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from callcenter import __version__
-from callcenter.api.routes import agents, audit, auth, calls, health, ivr, routing, users, ws
+from callcenter.api.routes import (
+    agents,
+    audit,
+    auth,
+    calls,
+    health,
+    ivr,
+    routing,
+    softphone,
+    users,
+    ws,
+)
 from callcenter.auth.audit import AuditMiddleware
 from callcenter.clock import Clock
 from callcenter.config import Settings
@@ -36,7 +47,7 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    for module in (auth, users, audit, agents, calls, health, ivr, routing, ws):
+    for module in (auth, users, audit, agents, calls, health, ivr, routing, softphone, ws):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -1,10 +1,12 @@
 """Agents' phones on calls: ring the offered agent, join caller and agent, part them.
 
 Routing decides who gets a call and when to stop ringing; this is its telephony. An
-offer rings the agent's desk phone (an ARI originate to the PJSIP endpoint named by the
-agent's extension) as a leg of its own, tagged as a helper so the call controller never
-takes it for a new call. When the agent picks up, the leg enters our Stasis app and is
-put in one mixing bridge with the caller. Either side hanging up ends the conversation:
+agent whose desktop softphone is connected gets the offer there (softphone/lines.py):
+accepting puts the caller in one bridge with the agent's persistent media leg. Otherwise
+the offer rings the agent's desk phone (an ARI originate to the PJSIP endpoint named by
+the agent's extension) as a leg of its own, tagged as a helper so the call controller
+never takes it for a new call; when the agent picks up, the leg enters our Stasis app
+and is put in one bridge with the caller. Either side hanging up ends the conversation:
 the other side is hung up, the call record says who ended it, and routing starts the
 agent's wrap-up. A leg that ends without being answered (rang out, busy, phone not
 registered) is a missed offer, and routing rings the next agent.
@@ -27,6 +29,7 @@ from callcenter.pbx.ari import AriClient, AriError, quietly
 from callcenter.pbx.channels import AGENT_LEG_PREFIX, event_channel_id, helper_args
 from callcenter.routing.model import Offer, Task
 from callcenter.routing.service import RoutingService
+from callcenter.softphone.lines import Softphones
 from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class _Leg:
     task: Task
     agent_id: int
     answered: bool = False
+    persistent: bool = False  # a softphone's media leg: outlives the call
 
 
 @dataclass
@@ -58,6 +62,7 @@ class _Conversation:
     bridge_id: str
     started: float  # monotonic
     ended: bool = False
+    softphone: bool = False
 
     @property
     def call_id(self) -> int:
@@ -76,8 +81,12 @@ class AgentLegs:
         supervisor: TaskSupervisor,
         *,
         app: str,
+        softphones: Softphones | None = None,
     ) -> None:
         self.ari = ari
+        self.softphones = softphones
+        if softphones is not None:
+            softphones.answering = self
         self.calls = calls
         self.agents = agents
         self.routing = routing
@@ -95,6 +104,10 @@ class AgentLegs:
     # ---- Ringer ---------------------------------------------------------------------
 
     async def ring(self, offer: Offer) -> None:
+        line = self.softphones.line(offer.agent_id) if self.softphones else None
+        if line is not None:
+            await self._ring_softphone(offer, line.channel_id)
+            return
         view = await self.agents.agent(offer.agent_id)
         if not view.extension:
             log.warning("agent %s has no phone to ring; offer of %s missed",
@@ -119,11 +132,57 @@ class AgentLegs:
             self._ringing.pop(offer.task.id, None)
             self._report_missed(offer.task.id, offer.agent_id)
 
+    async def _ring_softphone(self, offer: Offer, channel_id: str) -> None:
+        assert self.softphones is not None
+        leg = _Leg(channel_id, offer.task, offer.agent_id, persistent=True)
+        self._legs[leg.id] = leg
+        self._ringing[offer.task.id] = leg.id
+        message = {
+            "type": "offered",
+            "task_id": offer.task.id,
+            "ring_timeout": offer.ring_timeout,
+            "call": await self._screen_pop(offer.task),
+        }
+        await self.softphones.tell(offer.agent_id, message)
+
+    async def _screen_pop(self, task: Task) -> dict[str, Any]:
+        """What the agent sees while it rings: who calls, what they did in the IVR, and
+        their earlier calls."""
+        number = str(task.data.get("caller_number") or "")
+        earlier, _ = (
+            await self.calls.list_calls(caller_number=number, limit=6) if number else ([], 0)
+        )
+        return {
+            "call_id": task.data.get("call_id"),
+            "queue": task.queue,
+            "caller_number": number,
+            "customer_id": task.customer_id,
+            "vip": task.vip,
+            "waited_seconds": round(max(0.0, time.time() - task.enqueued_at), 1),
+            "variables": task.data.get("variables", {}),
+            "earlier_calls": [
+                {
+                    "id": c.id,
+                    "started_at": c.started_at.isoformat(),
+                    "agent_id": c.agent_id,
+                    "disposition": c.disposition,
+                }
+                for c in earlier
+                if c.id != task.data.get("call_id")
+            ][:5],
+        }
+
     async def stop_ringing(self, task_id: str) -> None:
         leg_id = self._ringing.pop(task_id, None)
         leg = self._legs.get(leg_id or "")
-        if leg is not None and not leg.answered:
-            await quietly(self.ari.hangup(leg.id))
+        if leg is None or leg.answered:
+            return
+        if leg.persistent:
+            self._legs.pop(leg.id, None)
+            if self.softphones is not None:
+                await self.softphones.tell(leg.agent_id, {"type": "withdrawn", "task_id": task_id})
+            return
+        await quietly(self.ari.hangup(leg.id))
 
     def _report_missed(self, task_id: str, agent_id: int) -> None:
         """Told to routing from a task of its own: routing is still inside its offer."""
@@ -140,7 +199,7 @@ class AgentLegs:
         kind = event.get("type")
         leg = self._legs.get(channel_id)
         talk = self._talks.get(channel_id)
-        if leg is not None and kind == "StasisStart":
+        if leg is not None and kind == "StasisStart" and not leg.persistent:
             self._serial.submit(leg.task.id, self._answered(leg), name="agent-answered")
         elif leg is not None and kind in GONE_EVENTS:
             self._serial.submit(leg.task.id, self._leg_gone(leg), name="agent-leg-gone")
@@ -155,7 +214,8 @@ class AgentLegs:
         agent_id = await self.routing.answered(leg.task.id, agent_id=leg.agent_id)
         if agent_id is None:  # rang out or the caller left as the agent answered
             self._legs.pop(leg.id, None)
-            await quietly(self.ari.hangup(leg.id))
+            if not leg.persistent:
+                await quietly(self.ari.hangup(leg.id))
             return
         caller = str(leg.task.data["channel_id"])
         talk = _Conversation(
@@ -165,6 +225,7 @@ class AgentLegs:
             agent=leg.id,
             bridge_id=f"talk-{leg.id}",
             started=time.monotonic(),
+            softphone=leg.persistent,
         )
         self._talks[caller] = self._talks[leg.id] = talk
         await quietly(self.ari.stop_moh(caller))
@@ -173,6 +234,8 @@ class AgentLegs:
         await self.calls.assign(talk.call_id, agent_id)
         await self.calls.note(talk.call_id, "agent.connected",
                               {"agent_id": agent_id, "queue": leg.task.queue})  # fmt: skip
+        if talk.softphone and self.softphones is not None:
+            await self.softphones.tell(agent_id, {"type": "connected", "task_id": leg.task.id})
 
     async def _leg_gone(self, leg: _Leg) -> None:
         self._legs.pop(leg.id, None)
@@ -203,9 +266,35 @@ class AgentLegs:
                                  cause_text="Normal Clearing", ended_by="agent")  # fmt: skip
         others = {"agent": [talk.caller], "caller": [talk.agent]}.get(by, [talk.caller, talk.agent])
         for channel_id in others:
-            await quietly(self.ari.hangup(channel_id))
+            if channel_id != talk.agent or not talk.softphone:  # the media leg stays up
+                await quietly(self.ari.hangup(channel_id))
         await quietly(self.ari.destroy_bridge(talk.bridge_id))
+        if talk.softphone and self.softphones is not None:
+            message = {"type": "ended", "task_id": talk.task.id, "by": by}
+            await self.softphones.tell(talk.agent_id, message)
         await self.routing.finished(talk.task.id, seconds)
+
+    # ---- the softphone's buttons (softphone.lines.Answering) ---------------------------
+
+    async def accept(self, agent_id: int, task_id: str) -> None:
+        leg = self._legs.get(self._ringing.get(task_id, ""))
+        if leg is not None and leg.agent_id == agent_id and not leg.answered:
+            self._serial.submit(task_id, self._answered(leg), name="softphone-accept")
+
+    async def decline(self, agent_id: int, task_id: str) -> None:
+        await self.routing.missed(task_id, declined=True, agent_id=agent_id)
+
+    async def hang_up(self, agent_id: int) -> None:
+        for talk in {id(t): t for t in self._talks.values()}.values():
+            if talk.agent_id == agent_id:
+                self._serial.submit(talk.task.id, self._end(talk, by="agent"), name="hangup")
+                return
+
+    async def line_lost(self, agent_id: int, channel_id: str) -> None:
+        """The desktop closed: a call it rang moves on, a call it talked on ends."""
+        leg = self._legs.get(channel_id)
+        if leg is not None:
+            self._serial.submit(leg.task.id, self._leg_gone(leg), name="softphone-lost")
 
     async def _failed(self, task_id: str, exc: BaseException) -> None:
         """Joining failed (the caller left mid-way, Asterisk refused): end it cleanly."""

@@ -21,6 +21,7 @@ from callcenter.pbx.render import DeskPhone
 from tests.integration.sip import Baresip, make_wav
 from tests.support.audio import seconds_of_tone
 from tests.support.controller import ServerProcess, free_port, settings_env
+from tests.support.softphone import HeadlessSoftphone
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
@@ -85,7 +86,7 @@ def server(settings, tmp_path_factory) -> Iterator[ServerProcess]:
     cli = [sys.executable, "-m", "callcenter", "users", "create"]
     subprocess.run([*cli, ADMIN[0], "--role", "admin", "--password", ADMIN[1]],
                    env=env, check=True, capture_output=True)  # fmt: skip
-    for name in ("amy", "bob"):
+    for name in ("amy", "bob", "cat"):
         subprocess.run([*cli, name, "--role", "agent", "--password", AGENT_PASSWORD],
                        env=env, check=True, capture_output=True)  # fmt: skip
     proc = ServerProcess(settings, tmp_path_factory.mktemp("server") / "server.log")
@@ -204,8 +205,9 @@ async def _caller_tone(tmp_path: Path, seconds: float = 8) -> Path:
     return await make_wav(tmp_path / "caller.wav", seconds, CALLER_TONE, tone_seconds=seconds)
 
 
-async def test_a_queued_call_rings_the_agent_and_both_hear_each_other(floor, admin, settings,
-                                                                     tmp_path):  # fmt: skip
+async def test_a_queued_call_rings_the_agent_and_both_hear_each_other(
+    floor, admin, settings, tmp_path
+):
     amy = floor["amy"]
     amy.choose("available")
     mark = amy.phone.mark()
@@ -284,3 +286,72 @@ async def test_a_full_queue_overflows_the_next_caller_to_a_callback(floor, admin
     report = await first
     _, waited = _timeline(admin, report)
     assert "ivr.queue_left" not in _types(waited)  # hung up while waiting: still in line
+
+
+@pytest.fixture
+async def cat(server, admin) -> AsyncIterator[tuple[httpx.Client, HeadlessSoftphone]]:
+    """An agent with no desk phone: her desktop's softphone (headless aiortc) is her line."""
+    api = _client(server, "cat", AGENT_PASSWORD)
+    me = api.get("/api/agents/me").json()
+    admin.put(f"/api/agents/{me['user_id']}/profile", json={"skills": {"support": 3}})
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    phone = HeadlessSoftphone(server.url.replace("http", "ws"), token, tone=AGENT_TONE)
+    await phone.connect()
+    api.put("/api/agents/me/state", json={"state": "available"}).raise_for_status()
+    try:
+        yield api, phone
+    finally:
+        await phone.close()
+        if api.get("/api/agents/me").json()["state"] != "offline":
+            api.put("/api/agents/me/state", json={"state": "offline"})
+        api.close()
+
+
+async def test_the_softphone_gets_a_screen_pop_answers_and_both_hear(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    mark = phone.mark()
+    caller = "+8613900002222"
+    call = asyncio.create_task(
+        place_call(
+            settings, "400", audio=await _caller_tone(tmp_path), hold=1, record=True, caller=caller
+        )
+    )
+    offered = await phone.wait_for("offered", since=mark)
+    assert offered["call"]["caller_number"] == caller and offered["call"]["queue"] == "support"
+    start = len(phone.heard)
+    await phone.send({"type": "accept", "task_id": offered["task_id"]})
+    await phone.wait_for("connected", since=mark)
+    assert api.get("/api/agents/me").json()["state"] == "on_call"
+    report = await call
+    ended = await phone.wait_for("ended", since=mark)
+    assert ended["by"] == "caller" and report.hung_up_by == "caller"
+    record, _ = _timeline(admin, report)
+    assert record["agent_id"] == api.get("/api/agents/me").json()["user_id"]
+    assert report.heard is not None and seconds_of_tone(report.heard, AGENT_TONE) > 3
+    heard = phone.save_heard(tmp_path / "softphone-heard.wav", start)
+    assert seconds_of_tone(heard, CALLER_TONE) > 3
+
+
+async def test_the_softphone_hangs_up_and_the_line_stays_ready(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    for _ in range(2):  # the media leg outlives each call: the second is answered the same way
+        mark = phone.mark()
+        call = asyncio.create_task(
+            place_call(settings, "400", audio=await _caller_tone(tmp_path, 20), hold=5)
+        )
+        offered = await phone.wait_for("offered", since=mark)
+        await phone.send({"type": "accept", "task_id": offered["task_id"]})
+        await phone.wait_for("connected", since=mark)
+        await asyncio.sleep(1)
+        await phone.send({"type": "hangup"})
+        assert (await phone.wait_for("ended", since=mark))["by"] == "agent"
+        report = await call
+        assert report.hung_up_by == "pbx", report
+        record, _ = _timeline(admin, report)
+        assert record["ended_by"] == "agent"
+        await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available",
+                         within=6)  # fmt: skip

@@ -38,8 +38,7 @@ async def events(websocket: WebSocket) -> None:
     services = websocket.app.state.services
     prefixes = tuple(p for p in websocket.query_params.get("types", "").split(",") if p)
     subscription = services.bus.subscribe(*prefixes)
-    subprotocol = websocket.headers.get("sec-websocket-protocol", "").split(",")[0].strip()
-    await websocket.accept(subprotocol=subprotocol or None)
+    await accept(websocket)
     # The reader notices the client leaving even while no event is flowing.
     reader = asyncio.create_task(_drain(websocket))
     try:
@@ -60,6 +59,13 @@ async def events(websocket: WebSocket) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await reader
+
+
+async def accept(websocket: WebSocket) -> None:
+    """Accept, echoing the token's subprotocol: browsers send the token that way (they
+    cannot set headers) and refuse a connection whose subprotocol is not echoed."""
+    subprotocol = websocket.headers.get("sec-websocket-protocol", "").split(",")[0].strip()
+    await websocket.accept(subprotocol=subprotocol or None)
 
 
 async def _drain(websocket: WebSocket) -> None:
