@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.service import AgentService
@@ -51,6 +51,7 @@ class _Leg:
     agent_id: int
     answered: bool = False
     persistent: bool = False  # a softphone's media leg: outlives the call
+    offered_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -231,7 +232,8 @@ class AgentLegs:
         await quietly(self.ari.stop_moh(caller))
         await self.ari.create_bridge(TALK_BRIDGE, talk.bridge_id, name=f"call-{talk.call_id}")
         await self.ari.add_to_bridge(talk.bridge_id, [caller, leg.id])
-        await self.calls.assign(talk.call_id, agent_id)
+        ring_seconds = time.monotonic() - leg.offered_at
+        await self.calls.connected(talk.call_id, agent_id, ring_seconds=ring_seconds)
         await self.calls.note(talk.call_id, "agent.connected",
                               {"agent_id": agent_id, "queue": leg.task.queue})  # fmt: skip
         if talk.softphone and self.softphones is not None:
@@ -259,8 +261,7 @@ class AgentLegs:
             self._talks.pop(channel_id, None)
         self._legs.pop(talk.agent, None)
         seconds = time.monotonic() - talk.started
-        await self.calls.note(talk.call_id, "agent.ended",
-                              {"by": by, "talk_seconds": round(seconds, 1)})  # fmt: skip
+        await self.calls.talk_ended(talk.call_id, seconds=seconds, by=by)
         if by == "agent":  # the caller's record would otherwise say the caller hung up
             await self.calls.end(talk.call_id, cause=NORMAL_CLEARING,
                                  cause_text="Normal Clearing", ended_by="agent")  # fmt: skip

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -54,6 +54,18 @@ class Call(SQLModel, table=True):
     started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     answered_at: datetime | None = _dt()
     ended_at: datetime | None = _dt()
+    # The agent side (routing): seconds in each phase, for reports and the agent's history.
+    queue: str | None = Field(default=None, max_length=64)
+    queue_seconds: float | None = None  # waiting in queues, until an agent or the end
+    ring_seconds: float | None = None  # the answering agent's phone rang this long
+    talk_seconds: float | None = None  # caller and agent connected
+    hold_seconds: float | None = None
+    wrap_up_seconds: float | None = None  # from the end of the talk to the wrap-up form
+    abandoned: bool = False  # the caller hung up while waiting for an agent
+    abandoned_position: int | None = None  # ... at this place in line
+    transfers: int = 0
+    wrap_up_code: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class CallEvent(SQLModel, table=True):

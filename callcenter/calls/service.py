@@ -54,7 +54,18 @@ def call_public(call: Call) -> dict[str, Any]:
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "duration_seconds": _seconds(call.started_at, call.ended_at),
-        "talk_seconds": _seconds(call.answered_at, call.ended_at),
+        "answered_seconds": _seconds(call.answered_at, call.ended_at),
+        "queue": call.queue,
+        "queue_seconds": call.queue_seconds,
+        "ring_seconds": call.ring_seconds,
+        "talk_seconds": call.talk_seconds,
+        "hold_seconds": call.hold_seconds,
+        "wrap_up_seconds": call.wrap_up_seconds,
+        "abandoned": call.abandoned,
+        "abandoned_position": call.abandoned_position,
+        "transfers": call.transfers,
+        "wrap_up_code": call.wrap_up_code,
+        "notes": call.notes,
     }
 
 
@@ -85,7 +96,9 @@ EVENTS = CallEvent.__table__  # type: ignore[attr-defined]
 # What changes in a call record after it is created: written back in one UPDATE.
 MUTABLE = (
     "state", "disposition", "hangup_cause", "hangup_cause_text", "ended_by",
-    "answered_at", "ended_at", "agent_id",
+    "answered_at", "ended_at", "agent_id", "queue", "queue_seconds", "ring_seconds",
+    "talk_seconds", "hold_seconds", "wrap_up_seconds", "abandoned", "abandoned_position",
+    "transfers", "wrap_up_code", "notes",
 )  # fmt: skip
 UPDATE_CALL = (
     update(CALLS)
@@ -164,16 +177,52 @@ class CallService:
 
         return await self._update(call_id, "answered", {}, change)
 
-    async def assign(self, call_id: int, agent_id: int) -> Call:
-        """The agent now handling the call (routing sets it; records and reports use it)."""
+    async def queue_left(
+        self, call_id: int, *, queue: str, seconds: float, abandoned: bool, position: int | None
+    ) -> Call:
+        """The call stopped waiting in `queue`: answered, overflowed, or abandoned at
+        `position` when the caller hung up first."""
 
         async def change(call: Call, now: datetime) -> bool:
-            if call.agent_id == agent_id:
-                return False
-            call.agent_id = agent_id
+            call.queue = queue
+            call.queue_seconds = round((call.queue_seconds or 0.0) + seconds, 3)
+            call.abandoned, call.abandoned_position = abandoned, position if abandoned else None
             return True
 
-        return await self._update(call_id, "assigned", {"agent_id": agent_id}, change)
+        data = {"queue": queue, "seconds": round(seconds, 3), "abandoned": abandoned,
+                "position": position}  # fmt: skip
+        return await self._update(call_id, "queue_left", data, change)
+
+    async def connected(self, call_id: int, agent_id: int, *, ring_seconds: float) -> Call:
+        """An agent answered: the call is theirs (records, reports and who may see it)."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            call.agent_id = agent_id
+            call.ring_seconds = round(ring_seconds, 3)
+            return True
+
+        data = {"agent_id": agent_id, "ring_seconds": round(ring_seconds, 3)}
+        return await self._update(call_id, "assigned", data, change)
+
+    async def talk_ended(self, call_id: int, *, seconds: float, by: str) -> Call:
+        async def change(call: Call, now: datetime) -> bool:
+            call.talk_seconds = round((call.talk_seconds or 0.0) + seconds, 3)
+            return True
+
+        data = {"by": by, "talk_seconds": round(seconds, 1)}
+        return await self._update(call_id, "agent.ended", data, change)
+
+    async def wrap_up(self, call_id: int, *, code: str, notes: str) -> Call:
+        """The agent's wrap-up: a disposition code and notes; its time runs from the end
+        of the talk to now (a second form only replaces code and notes)."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            if call.wrap_up_seconds is None and call.ended_at is not None:
+                call.wrap_up_seconds = round((now - _aware(call.ended_at)).total_seconds(), 3)
+            call.wrap_up_code, call.notes = code, notes
+            return True
+
+        return await self._update(call_id, "wrap_up", {"code": code}, change)
 
     async def note(self, call_id: int, type_: str, data: dict[str, Any] | None = None) -> None:
         """Add a step to the call's timeline (DTMF, a flow's node, …) and publish it."""
@@ -248,8 +297,10 @@ class CallService:
             call.ended_at = now
             call.hangup_cause, call.hangup_cause_text = cause, cause_text
             call.ended_by = ended_by
+            # Abandoned: hung up before anyone answered, or while waiting for an agent.
+            answered = call.answered_at is not None and not call.abandoned
             call.disposition = disposition or (
-                Disposition.COMPLETED if call.answered_at else Disposition.ABANDONED
+                Disposition.COMPLETED if answered else Disposition.ABANDONED
             )
             return True
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from callcenter.calls.models import Call, Disposition
@@ -167,6 +168,7 @@ class CallController:
             self.speech,
             call_id=live.call_id,
             routing=self.routing,
+            on_queue_left=partial(self._queue_left, live.call_id),
         )
         self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
 
@@ -194,6 +196,13 @@ class CallController:
             live.port = None  # talking to an agent: the call's events are ours again
         elif outcome.reason not in ("caller", "transferred", "hangup") and not port.ended:
             await port.hangup()  # the flow ran out of nodes: end the call cleanly
+
+    async def _queue_left(
+        self, call_id: int, queue: str, seconds: float, abandoned: bool, position: int | None
+    ) -> None:
+        await self.calls.queue_left(
+            call_id, queue=queue, seconds=seconds, abandoned=abandoned, position=position
+        )
 
     async def _greet(self, live: LiveCall) -> None:
         """The default flow until the IVR takes over: a greeting, then music on hold."""

@@ -28,6 +28,8 @@ from callcenter.routing.service import Connected, Outcome, RoutingService
 log = logging.getLogger(__name__)
 
 MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
+# (queue, seconds waited, abandoned, place in line when abandoned): for the call record.
+QueueReport = Callable[[str, float, bool, int | None], Awaitable[None]]
 LISTEN_SILENCE_SECONDS = 2
 ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 QUEUE_OUTCOME = "QueueOutcome"  # our own event: routing decided how the wait ends
@@ -50,6 +52,7 @@ class AriCallPort:
         *,
         call_id: int = 0,
         routing: RoutingService | None = None,
+        on_queue_left: QueueReport | None = None,
     ) -> None:
         self.ari = ari
         self.channel_id = channel_id
@@ -57,6 +60,7 @@ class AriCallPort:
         self.speech = speech
         self.call_id = call_id
         self.routing = routing
+        self.on_queue_left = on_queue_left
         self.ended = False
         self.hung_up = False  # by the flow: the call record says the system ended it
         self.transferred = False
@@ -223,11 +227,27 @@ class AriCallPort:
             log.error("queue %r is not in the routing file; the flow goes on", request.queue)
             return QueueResult("timeout", request.queue)
         outcome.add_done_callback(lambda _: self._events.put_nowait({"type": QUEUE_OUTCOME}))
+        started = time.monotonic()
+        queue, position = request.queue, None
         try:
-            return await self._wait_in_queue(task, outcome, request)
+            result = await self._wait_in_queue(task, outcome, request)
+            queue = result.queue
+            return result
+        except CallEnded:
+            if not outcome.done():  # hung up while waiting: where in line, for reports
+                queue, position = self._place_of(task.id)
+            raise
         finally:
             if not outcome.done():  # the caller left, or the flow's own limit came
                 await self.routing.cancel(task.id)
+            if self.on_queue_left is not None:
+                waited = time.monotonic() - started
+                await self.on_queue_left(queue, waited, position is not None, position)
+
+    def _place_of(self, task_id: str) -> tuple[str, int]:
+        assert self.routing is not None
+        task = self.routing.router.task(task_id)
+        return task.queue, self.routing.position(task_id)
 
     async def _wait_in_queue(
         self, task: Task, outcome: asyncio.Future[Outcome], request: QueueRequest

@@ -8,7 +8,7 @@ must not go round in a circle (a task would bounce between full queues forever).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -89,9 +89,28 @@ class RuleConfig(_Strict):
         return Rule(when=when, queue=self.queue, skills=dict(self.skills), priority=self.priority)
 
 
+class WrapUpCode(_Strict):
+    """A disposition agents pick after a call, labelled in both UI languages."""
+
+    en: str = Field(min_length=1, max_length=64)
+    zh: str = Field(min_length=1, max_length=64)
+
+
+DEFAULT_WRAP_UP_CODES = {
+    "resolved": WrapUpCode(en="Resolved", zh="已解决"),
+    "follow_up": WrapUpCode(en="Needs follow-up", zh="需跟进"),
+    "complaint": WrapUpCode(en="Complaint", zh="投诉"),
+    "sales_lead": WrapUpCode(en="Sales lead", zh="销售机会"),
+    "wrong_number": WrapUpCode(en="Wrong number", zh="打错电话"),
+}
+
+
 class RoutingConfig(_Strict):
     queues: dict[str, QueueConfig]
     rules: list[RuleConfig] = []
+    wrap_up_codes: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")], WrapUpCode] = Field(
+        default_factory=lambda: dict(DEFAULT_WRAP_UP_CODES), min_length=1
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,9 @@ class Routing:
     queues: list[QueueSpec]
     rules: list[Rule]
     warnings: list[Problem]
+    wrap_up_codes: dict[str, WrapUpCode] = field(
+        default_factory=lambda: dict(DEFAULT_WRAP_UP_CODES)
+    )
 
     def queue_names(self) -> list[str]:
         return [q.name for q in self.queues]
@@ -135,6 +157,7 @@ def load_routing_text(text: str, file: str) -> Routing:
         queues=[q.spec(name) for name, q in config.queues.items()],
         rules=[r.rule() for r in config.rules],
         warnings=problems,
+        wrap_up_codes=config.wrap_up_codes,
     )
 
 

@@ -60,6 +60,7 @@ class RoutingService:
     ) -> None:
         self.router = Router(routing.queues)
         self.rules = routing.rules
+        self.wrap_up_codes = routing.wrap_up_codes
         self.agents = agents
         self.clock = clock
         self.ringer = ringer

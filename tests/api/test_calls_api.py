@@ -27,7 +27,7 @@ async def _seed(services: Any) -> dict[str, int]:
         )
         await services.calls.start(new)
     call = await services.calls.by_channel("c-2")
-    await services.calls.assign(call.id, ids["agent1"])
+    await services.calls.connected(call.id, ids["agent1"], ring_seconds=2.0)
     return ids
 
 
@@ -95,3 +95,24 @@ def test_ivr_flows_and_their_graph_for_admins_only(client):
     svg = client.get("/api/ivr/flows/main/graph.svg", headers=headers)
     assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
     assert client.get("/api/ivr/flows/nope/graph.svg", headers=headers).status_code == 404
+
+
+def test_the_calls_agent_wraps_it_up_with_a_code_and_notes(client):
+    codes = client.get("/api/calls/wrap-up-codes", headers=bearer(client, "agent1")).json()
+    assert codes["resolved"] == {"en": "Resolved", "zh": "已解决"}
+    services = client.app.state.services
+    call = client.portal.call(services.calls.by_channel, "c-2")
+    path, mine = f"/api/calls/{call.id}/wrap-up", bearer(client, "agent1")
+    body = {"code": "resolved", "notes": "refund sent"}
+    assert client.post(path, json=body, headers=mine).status_code == 409  # still talking
+    client.portal.call(
+        lambda: services.calls.end(call.id, cause=16, cause_text="", ended_by="caller")
+    )
+    unknown = client.post(path, json={"code": "nope"}, headers=mine)
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"][-1] == "code"
+    assert client.post(path, json=body, headers=bearer(client, "agent2")).status_code == 404
+    done = client.post(path, json=body, headers=mine)
+    assert done.status_code == 200, done.text
+    record = done.json()
+    assert record["wrap_up_code"] == "resolved" and record["notes"] == "refund sent"
+    assert record["wrap_up_seconds"] >= 0

@@ -26,16 +26,21 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
-async def make_wav(
-    path: Path, seconds: float = 30.0, freq: int = 440, *, tone_seconds: float = 1.0
-) -> Path:
-    """An 8 kHz mono tone, padded with silence to `seconds`: long enough that baresip
-    never runs out mid-call."""
-    proc = await asyncio.create_subprocess_exec(
+def tone_wav_args(path: Path, seconds: float, freq: int, tone_seconds: float) -> list[str]:
+    """sox arguments for an 8 kHz mono tone of `tone_seconds`, padded with silence to
+    `seconds`."""
+    return [
         "sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path),
         "synth", f"{tone_seconds:g}", "sine", str(freq), "vol", "0.5",
         "pad", "0", f"{max(0.0, seconds - tone_seconds):g}",
-    )  # fmt: skip
+    ]  # fmt: skip
+
+
+async def make_wav(
+    path: Path, seconds: float = 30.0, freq: int = 440, *, tone_seconds: float = 1.0
+) -> Path:
+    """A tone WAV, long enough that baresip never runs out mid-call."""
+    proc = await asyncio.create_subprocess_exec(*tone_wav_args(path, seconds, freq, tone_seconds))
     await asyncio.wait_for(proc.wait(), 30)
     return path
 

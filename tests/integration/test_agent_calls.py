@@ -222,6 +222,9 @@ async def test_a_queued_call_rings_the_agent_and_both_hear_each_other(
     await eventually(lambda: amy.state() == ("wrap_up", ""))  # 3 s in this queue
     record, events = _timeline(admin, report)
     assert record["agent_id"] == amy.id and record["ended_by"] == "caller"
+    assert record["queue"] == "support" and record["disposition"] == "completed"
+    assert 0 < record["queue_seconds"] < 5 and 0 <= record["ring_seconds"] < 5
+    assert record["talk_seconds"] > 4 and not record["abandoned"]
     assert {"agent.connected", "agent.ended"} <= set(_types(events))
     ended = next(e["data"] for e in events if e["type"] == "agent.ended")
     assert ended["by"] == "caller" and ended["talk_seconds"] > 4
@@ -284,8 +287,10 @@ async def test_a_full_queue_overflows_the_next_caller_to_a_callback(floor, admin
     requested = next(e["data"] for e in events if e["type"] == "callback.requested")
     assert requested["number"] == "+8613800001111"
     report = await first
-    _, waited = _timeline(admin, report)
+    abandoned, waited = _timeline(admin, report)
     assert "ivr.queue_left" not in _types(waited)  # hung up while waiting: still in line
+    assert abandoned["abandoned"] and abandoned["abandoned_position"] == 1
+    assert abandoned["disposition"] == "abandoned" and abandoned["queue"] == "small"
 
 
 @pytest.fixture

@@ -111,6 +111,11 @@ async def test_ari_call_lifecycle(ari: AriClient) -> None:
 
     await ari.hangup(channel_id)
     await log.wait("StasisEnd", channel_id)
+    # The hang-up completes after StasisEnd: until the channel is destroyed a second
+    # DELETE still finds it. Once it is gone, it is a 404.
+    async with asyncio.timeout(5):
+        while channel_id in {c["id"] for c in await ari.list_channels()}:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     with pytest.raises(AriNotFound):
         await ari.hangup(channel_id)
 

@@ -113,7 +113,7 @@ async def test_a_simulated_call_shows_in_the_api_and_on_the_websocket(
     call = next(c for c in calls if c["caller_number"] == "+8613912345678")
     assert call["dialed_number"] == "100" and call["state"] == "ended"
     assert call["disposition"] == "completed" and call["ended_by"] == "caller"
-    assert call["customer_id"] is not None and call["talk_seconds"] > 5
+    assert call["customer_id"] is not None and call["answered_seconds"] > 5
     log = (Path(env["CALLCENTER_DATA_DIR"]) / "callcenter.log").read_text()
     assert "/ws/events" in log and token not in log  # tokens in URLs are redacted
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 
+from callcenter.agents.state import AgentState
 from callcenter.api.deps import ServicesDep, require
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
@@ -42,6 +44,42 @@ async def list_calls(
         state=state,
     )
     return {"total": total, "items": [call_public(c) for c in rows]}
+
+
+class WrapUp(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    notes: str = Field(default="", max_length=4000)
+
+
+@router.get("/wrap-up-codes")
+async def wrap_up_codes(services: ServicesDep, _: Reader) -> dict[str, dict[str, str]]:
+    """The dispositions agents choose from after a call (routing.yaml), in both languages."""
+    codes = services.routing.wrap_up_codes
+    return {code: label.model_dump() for code, label in codes.items()}
+
+
+@router.post("/{call_id}/wrap-up")
+async def wrap_up(
+    call_id: int, body: WrapUp, services: ServicesDep, principal: Reader
+) -> dict[str, Any]:
+    """The call's agent closes it: a code and notes; a wrap-up still running ends now."""
+    if body.code not in services.routing.wrap_up_codes:
+        known = ", ".join(services.routing.wrap_up_codes)
+        raise HTTPException(422, [{"loc": ["body", "code"], "msg": f"unknown code; use {known}"}])
+    try:
+        call, _ = await services.calls.get_call(call_id)
+    except CallNotFound:
+        raise HTTPException(404, "call not found") from None
+    theirs = call.agent_id is not None and call.agent_id == principal.user_id
+    if not theirs and Permission.CALLS_CONTROL not in principal.permissions:
+        raise HTTPException(404, "call not found")
+    if call.ended_at is None:
+        raise HTTPException(409, "the call is still in progress")
+    call = await services.calls.wrap_up(call_id, code=body.code, notes=body.notes)
+    agent = call.agent_id
+    if agent is not None and services.agents.presence(agent).state == AgentState.WRAP_UP:
+        await services.agents.change(agent, AgentState.AVAILABLE)
+    return call_public(call)
 
 
 @router.get("/{call_id}")
