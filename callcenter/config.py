@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     ami_host: str = "127.0.0.1"
     # REST requests on the events websocket (Asterisk 22.4+); off for an older Asterisk.
     ari_rest_over_websocket: bool = True
+    # Where call recordings are kept (default: media_dir/recordings).
+    recordings_dir: Path | None = None
     # The controller's address as Asterisk reaches it: softphone media legs send RTP here.
     softphone_media_host: str = "127.0.0.1"
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
@@ -173,6 +175,10 @@ class Settings(BaseSettings):
     def pbx_dir(self) -> Path:
         """Host-side directory for this instance's generated config, secrets and state."""
         return self.data_dir / "pbx" / self.pbx_instance
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir or self.media_dir / "recordings"
 
     @property
     def http_url(self) -> str:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from callcenter.agents.service import AgentService
@@ -125,6 +126,7 @@ async def running_services(
 async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     """Connect to Asterisk and start handling calls; reconnects run in the background."""
     from callcenter.calls.agent_legs import AgentLegs
+    from callcenter.calls.recordings import Recorder
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.media import PromptMedia
     from callcenter.ivr.registry import FlowRegistry
@@ -155,6 +157,11 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     lang = settings.default_language
     greeting = [f"sound:{pbx.asterisk_media_path(f'prompts/{lang}/welcome')}"]
     flows = FlowRegistry(settings.flows_dir, settings.media_dir)
+
+    def spool(name: str) -> Path:
+        """Where Asterisk writes recording `name` (voicemails, speech, conversations)."""
+        return pbx.instance_file(f"spool/recording/{name}.wav")[0]
+
     await asyncio.to_thread(flows.reload)
     controller = CallController(
         ari,
@@ -165,9 +172,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         flows=flows,
         media=PromptMedia(pbx, settings.media_dir),
         clock=services.clock,
-        speech=RecordingRecognizer(
-            lambda name: pbx.instance_file(f"spool/recording/{name}.wav")[0]
-        ),
+        speech=RecordingRecognizer(spool),
         routing=services.routing,
     )
     softphones = Softphones(ari, app=settings.stasis_app, media_host=settings.softphone_media_host)
@@ -179,6 +184,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         supervisor,
         app=settings.stasis_app,
         softphones=softphones,
+        recorder=Recorder(ari, spool, settings.recordings_path),
     )
     services.routing.ringer = legs
     controller.attach()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.service import AgentService
+from callcenter.calls.recordings import Recorder
 from callcenter.calls.service import CallService
 from callcenter.ids import unique_id
 from callcenter.pbx.ari import AriClient, AriError, quietly
@@ -64,6 +65,7 @@ class _Conversation:
     started: float  # monotonic
     ended: bool = False
     softphone: bool = False
+    recording: str = ""  # the live recording's name, when the queue records
 
     @property
     def call_id(self) -> int:
@@ -83,8 +85,10 @@ class AgentLegs:
         *,
         app: str,
         softphones: Softphones | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.ari = ari
+        self.recorder = recorder
         self.softphones = softphones
         if softphones is not None:
             softphones.answering = self
@@ -232,6 +236,9 @@ class AgentLegs:
         await quietly(self.ari.stop_moh(caller))
         await self.ari.create_bridge(TALK_BRIDGE, talk.bridge_id, name=f"call-{talk.call_id}")
         await self.ari.add_to_bridge(talk.bridge_id, [caller, leg.id])
+        if self.recorder is not None and self.routing.router.queue(leg.task.queue).record:
+            talk.recording = f"call-{talk.call_id}-{unique_id()}"
+            await self.recorder.start(talk.bridge_id, talk.recording)
         ring_seconds = time.monotonic() - leg.offered_at
         await self.calls.connected(talk.call_id, agent_id, ring_seconds=ring_seconds)
         await self.calls.note(talk.call_id, "agent.connected",
@@ -269,6 +276,10 @@ class AgentLegs:
         for channel_id in others:
             if channel_id != talk.agent or not talk.softphone:  # the media leg stays up
                 await quietly(self.ari.hangup(channel_id))
+        if talk.recording and self.recorder is not None:
+            stored = await self.recorder.finish(talk.recording, self.calls.clock.now())
+            if stored is not None:
+                await self.calls.recorded(talk.call_id, path=stored[0], seconds=stored[1])
         await quietly(self.ari.destroy_bridge(talk.bridge_id))
         if talk.softphone and self.softphones is not None:
             message = {"type": "ended", "task_id": talk.task.id, "by": by}
@@ -286,10 +297,20 @@ class AgentLegs:
         await self.routing.missed(task_id, declined=True, agent_id=agent_id)
 
     async def hang_up(self, agent_id: int) -> None:
-        for talk in {id(t): t for t in self._talks.values()}.values():
-            if talk.agent_id == agent_id:
-                self._serial.submit(talk.task.id, self._end(talk, by="agent"), name="hangup")
-                return
+        talk = self._talk_of(agent_id)
+        if talk is not None:
+            self._serial.submit(talk.task.id, self._end(talk, by="agent"), name="hangup")
+
+    async def pause_recording(self, agent_id: int, paused: bool) -> None:
+        """The agent keeps a card number out of the recording (silence in its place)."""
+        talk = self._talk_of(agent_id)
+        if talk is None or not talk.recording or self.recorder is None:
+            return
+        await self.recorder.pause(talk.recording, paused)
+        await self.calls.note(talk.call_id, "recording.paused" if paused else "recording.resumed")
+
+    def _talk_of(self, agent_id: int) -> _Conversation | None:
+        return next((t for t in self._talks.values() if t.agent_id == agent_id), None)
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None:
         """The desktop closed: a call it rang moves on, a call it talked on ends."""

@@ -66,6 +66,8 @@ class Call(SQLModel, table=True):
     transfers: int = 0
     wrap_up_code: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recording: str | None = Field(default=None, max_length=255)  # under recordings_dir
+    recording_seconds: float | None = None
 
 
 class CallEvent(SQLModel, table=True):

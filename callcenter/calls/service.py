@@ -66,6 +66,8 @@ def call_public(call: Call) -> dict[str, Any]:
         "transfers": call.transfers,
         "wrap_up_code": call.wrap_up_code,
         "notes": call.notes,
+        "recording_seconds": call.recording_seconds,
+        "recording_url": f"/api/calls/{call.id}/recording" if call.recording else None,
     }
 
 
@@ -98,7 +100,7 @@ MUTABLE = (
     "state", "disposition", "hangup_cause", "hangup_cause_text", "ended_by",
     "answered_at", "ended_at", "agent_id", "queue", "queue_seconds", "ring_seconds",
     "talk_seconds", "hold_seconds", "wrap_up_seconds", "abandoned", "abandoned_position",
-    "transfers", "wrap_up_code", "notes",
+    "transfers", "wrap_up_code", "notes", "recording", "recording_seconds",
 )  # fmt: skip
 UPDATE_CALL = (
     update(CALLS)
@@ -211,6 +213,16 @@ class CallService:
 
         data = {"by": by, "talk_seconds": round(seconds, 1)}
         return await self._update(call_id, "agent.ended", data, change)
+
+    async def recorded(self, call_id: int, *, path: str, seconds: float) -> Call:
+        """The conversation's recording is stored (relative to the recordings directory)."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            call.recording, call.recording_seconds = path, round(seconds, 3)
+            return True
+
+        data = {"seconds": round(seconds, 3)}
+        return await self._update(call_id, "recorded", data, change)
 
     async def wrap_up(self, call_id: int, *, code: str, notes: str) -> Call:
         """The agent's wrap-up: a disposition code and notes; its time runs from the end

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from callcenter.pbx.carrier import CallReport, place_call
+from callcenter.pbx.carrier import CallReport, longest_silence, place_call
 from callcenter.pbx.render import DeskPhone
 from tests.integration.sip import Baresip, make_wav
 from tests.support.audio import seconds_of_tone
@@ -75,8 +75,14 @@ def settings(asterisk, tmp_path_factory):
         (flows / f"{name}.yaml").write_text(json.dumps(flow))  # JSON is YAML
     routing = tmp_path_factory.mktemp("agent-routing") / "routing.yaml"
     routing.write_text(ROUTING)
+    recordings = tmp_path_factory.mktemp("recordings")
     return asterisk.settings.model_copy(
-        update={"http_port": free_port(), "flows_dir": flows, "routing_file": routing}
+        update={
+            "http_port": free_port(),
+            "flows_dir": flows,
+            "routing_file": routing,
+            "recordings_dir": recordings,
+        }
     )
 
 
@@ -195,6 +201,20 @@ def _timeline(admin: httpx.Client, report: CallReport, within: float = 15) -> tu
             return calls[0], admin.get(f"/api/calls/{calls[0]['id']}").json()["events"]
         time.sleep(0.2)
     raise TimeoutError(f"call {report.inbound_channel_id} did not end")
+
+
+def _recording(admin: httpx.Client, record: dict, tmp_path: Path) -> tuple[Path, dict]:
+    """The call's recording as the API streams it (the record is written after the end)."""
+    deadline = time.monotonic() + 10
+    while record["recording_url"] is None:
+        assert time.monotonic() < deadline, "no recording on the call"
+        time.sleep(0.2)
+        record = admin.get(f"/api/calls/{record['id']}").json()
+    response = admin.get(record["recording_url"])
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    path = tmp_path / f"recording-{record['id']}.wav"
+    path.write_bytes(response.content)
+    return path, record
 
 
 def _types(events: list[dict]) -> list[str]:
@@ -337,6 +357,11 @@ async def test_the_softphone_gets_a_screen_pop_answers_and_both_hear(
     assert report.heard is not None and seconds_of_tone(report.heard, AGENT_TONE) > 3
     heard = phone.save_heard(tmp_path / "softphone-heard.wav", start)
     assert seconds_of_tone(heard, CALLER_TONE) > 3
+    # The conversation was recorded (the queue records): both voices, as long as the talk.
+    recording, record = _recording(admin, record, tmp_path)
+    assert abs(record["recording_seconds"] - record["talk_seconds"]) < 1.0, record
+    assert seconds_of_tone(recording, CALLER_TONE, share=0.1) > 3
+    assert seconds_of_tone(recording, AGENT_TONE, share=0.1) > 3
 
 
 async def test_the_softphone_hangs_up_and_the_line_stays_ready(
@@ -352,11 +377,18 @@ async def test_the_softphone_hangs_up_and_the_line_stays_ready(
         await phone.send({"type": "accept", "task_id": offered["task_id"]})
         await phone.wait_for("connected", since=mark)
         await asyncio.sleep(1)
+        await phone.send({"type": "pause_recording"})  # "my card number is …"
+        await asyncio.sleep(2.5)
+        await phone.send({"type": "resume_recording"})
+        await asyncio.sleep(1)
         await phone.send({"type": "hangup"})
         assert (await phone.wait_for("ended", since=mark))["by"] == "agent"
         report = await call
         assert report.hung_up_by == "pbx", report
-        record, _ = _timeline(admin, report)
+        record, events = _timeline(admin, report)
         assert record["ended_by"] == "agent"
+        assert {"recording.paused", "recording.resumed"} <= set(_types(events))
+        recording, _ = _recording(admin, record, tmp_path)
+        assert 2.0 < longest_silence(recording) < 3.5  # the paused part, and only it
         await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available",
                          within=6)  # fmt: skip

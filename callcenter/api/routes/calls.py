@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from callcenter.agents.state import AgentState
 from callcenter.api.deps import ServicesDep, require
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
+from callcenter.calls.models import Call, CallEvent
 from callcenter.calls.service import CallNotFound, call_public, event_public
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
@@ -84,6 +86,13 @@ async def wrap_up(
 
 @router.get("/{call_id}")
 async def get_call(call_id: int, services: ServicesDep, principal: Reader) -> dict[str, Any]:
+    call, events = await _visible_call(call_id, services, principal)
+    return {**call_public(call), "events": [event_public(e) for e in events]}
+
+
+async def _visible_call(
+    call_id: int, services: Any, principal: Principal
+) -> tuple[Call, list[CallEvent]]:
     try:
         call, events = await services.calls.get_call(call_id)
     except CallNotFound:
@@ -91,4 +100,16 @@ async def get_call(call_id: int, services: ServicesDep, principal: Reader) -> di
     agent = _scope(principal)
     if agent is not None and call.agent_id != agent:
         raise HTTPException(404, "call not found")  # don't reveal other agents' calls exist
-    return {**call_public(call), "events": [event_public(e) for e in events]}
+    return call, events
+
+
+@router.get("/{call_id}/recording")
+async def recording(call_id: int, services: ServicesDep, principal: Reader) -> FileResponse:
+    """The conversation's WAV (byte ranges served, for seeking in a player); only to whom
+    the call is visible."""
+    call, _ = await _visible_call(call_id, services, principal)
+    root = services.settings.recordings_path.resolve()
+    path = (root / call.recording).resolve() if call.recording else None
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "no recording")
+    return FileResponse(path, media_type="audio/wav", filename=f"call-{call_id}.wav")

@@ -1,0 +1,63 @@
+"""Recording conversations: the bridge of caller and agent, to a WAV per call.
+
+Asterisk records the bridge (both voices mixed) into its recording spool; when the
+conversation ends the file is moved under the recordings directory, by date, and the
+call record points to it. Pausing (for a card number) mutes the recording rather than
+stopping it: the paused part is silence, so the recording's timeline stays the call's
+and its length matches the talk time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import wave
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from callcenter.pbx.ari import AriClient, quietly
+
+log = logging.getLogger(__name__)
+
+FILE_WAIT_SECONDS = 5.0
+
+
+class Recorder:
+    def __init__(self, ari: AriClient, spool_file: Callable[[str], Path], directory: Path) -> None:
+        self.ari = ari
+        self.spool_file = spool_file  # where Asterisk writes recording `name` (.wav)
+        self.directory = directory
+
+    async def start(self, bridge_id: str, name: str) -> None:
+        params = {"name": name, "format": "wav", "ifExists": "overwrite", "beep": False}
+        await self.ari.request("POST", f"bridges/{bridge_id}/record", params=params)
+
+    async def pause(self, name: str, paused: bool) -> None:
+        method = "POST" if paused else "DELETE"
+        await quietly(self.ari.request(method, f"recordings/live/{name}/mute"))
+
+    async def finish(self, name: str, when: datetime) -> tuple[str, float] | None:
+        """Stop the recording and file it; (path relative to the directory, seconds)."""
+        # Stopped already (the bridge went first) is as good: quietly.
+        await quietly(self.ari.request("POST", f"recordings/live/{name}/stop"))
+        source = self.spool_file(name)
+        relative = Path(f"{when:%Y/%m/%d}") / f"{name}.wav"
+        target = self.directory / relative
+        for _ in range(int(FILE_WAIT_SECONDS / 0.1)):
+            if source.exists():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            log.error("recording %s never reached %s", name, source)
+            return None
+        seconds = await asyncio.to_thread(_move, source, target)
+        return relative.as_posix(), seconds
+
+
+def _move(source: Path, target: Path) -> float:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(source, target)
+    with wave.open(str(target), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
