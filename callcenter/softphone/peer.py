@@ -1,34 +1,33 @@
 """The controller's end of an agent's WebRTC softphone (aiortc), relaying to Asterisk.
 
 The browser and the controller agree on G.711 u-law, the codec Asterisk's externalMedia
-channel speaks, so the call's audio reaches the browser untouched: each RTP payload from
-Asterisk is handed to aiortc as an encoded packet and only re-packetized (no decode, no
-encode). The agent's audio comes out of aiortc decoded, and is encoded back to u-law
-(in C, by libavcodec) for Asterisk.
+channel speaks, so audio crosses the controller untouched in both directions: payloads
+from Asterisk are handed to aiortc as encoded packets (re-packetized and encrypted, never
+decoded), and the agent's payloads are taken as aiortc has decrypted them and sent on to
+Asterisk as they are. The second needs one reach into aiortc: the receiver's RTP handler
+is replaced on our instance, which skips its jitter buffer (20 ms per packet of delay at
+best, 80 ms as configured), its decoder thread and a u-law encode back. Asterisk plays
+out what it gets; the browser keeps its own jitter buffer. tests/integration exercise it
+on real calls, so an aiortc release that moves the handler fails there first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import logging
 from collections.abc import Callable
 
-from aiortc import (
-    MediaStreamTrack,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
-from av import AudioResampler, CodecContext, Packet
-from av.audio.frame import AudioFrame
+from aiortc.rtp import RtpPacket
+from av import Packet
 
 log = logging.getLogger(__name__)
 
 TIME_BASE = fractions.Fraction(1, 8000)
 MAX_BUFFERED_PACKETS = 10  # 200 ms: beyond it, old audio is dropped, not delayed
+PCMU = 0
 
 
 class CallAudio(MediaStreamTrack):
@@ -67,8 +66,7 @@ class AgentPeer:
         self.pc = RTCPeerConnection()
         self.to_agent = CallAudio()
         self._to_asterisk = to_asterisk
-        self._pump: asyncio.Task[None] | None = None
-        self.pc.on("track", self._on_track)
+        self.received = 0
 
     async def answer(self, offer_sdp: str) -> str:
         """The SDP answer (ICE candidates included: aiortc gathers before it answers)."""
@@ -76,34 +74,17 @@ class AgentPeer:
         # then, and only a preference set beforehand narrows them to u-law.
         transceiver = self.pc.addTransceiver(self.to_agent, direction="sendrecv")
         transceiver.setCodecPreferences(_pcmu_only())
+        transceiver.receiver._handle_rtp_packet = self._from_agent  # type: ignore[method-assign]
         await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio" and self._pump is None:
-            self._pump = asyncio.create_task(self._relay(track), name="softphone-relay")
-
-    async def _relay(self, track: MediaStreamTrack) -> None:
-        """The agent's voice to Asterisk: decoded frames encoded back to u-law."""
-        encoder = CodecContext.create("pcm_mulaw", "w")
-        encoder.format = "s16"  # type: ignore[union-attr]
-        encoder.layout = "mono"  # type: ignore[union-attr]
-        encoder.sample_rate = 8000  # type: ignore[union-attr]
-        encoder.time_base = TIME_BASE
-        resampler = AudioResampler(format="s16", layout="mono", rate=8000, frame_size=160)
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                assert isinstance(frame, AudioFrame)
-                for chunk in resampler.resample(frame):
-                    for packet in encoder.encode(chunk):  # type: ignore[attr-defined]
-                        self._to_asterisk(bytes(packet))
+    async def _from_agent(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """The agent's voice, decrypted: on to Asterisk as it came."""
+        if packet.payload_type == PCMU and packet.payload:
+            self.received += 1
+            self._to_asterisk(packet.payload)
 
     async def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
         self.to_agent.stop()
         await self.pc.close()
