@@ -66,6 +66,7 @@ class _Conversation:
     ended: bool = False
     softphone: bool = False
     recording: str = ""  # the live recording's name, when the queue records
+    held_since: float | None = None  # monotonic, while the caller is on hold
 
     @property
     def call_id(self) -> int:
@@ -267,6 +268,7 @@ class AgentLegs:
         for channel_id in (talk.caller, talk.agent):
             self._talks.pop(channel_id, None)
         self._legs.pop(talk.agent, None)
+        await self._unheld(talk)  # hung up while on hold
         seconds = time.monotonic() - talk.started
         await self.calls.talk_ended(talk.call_id, seconds=seconds, by=by)
         if by == "agent":  # the caller's record would otherwise say the caller hung up
@@ -308,6 +310,33 @@ class AgentLegs:
             return
         await self.recorder.pause(talk.recording, paused)
         await self.calls.note(talk.call_id, "recording.paused" if paused else "recording.resumed")
+
+    async def hold(self, agent_id: int, on: bool) -> None:
+        """The caller out of the bridge with music, or back; the time held is recorded."""
+        talk = self._talk_of(agent_id)
+        if talk is None or (talk.held_since is not None) == on:
+            return
+        self._serial.submit(talk.task.id, self._hold(talk, on), name="hold")
+
+    async def _hold(self, talk: _Conversation, on: bool) -> None:
+        if talk.ended:
+            return
+        if on:
+            talk.held_since = time.monotonic()
+            await self.ari.remove_from_bridge(talk.bridge_id, talk.caller)
+            await self.ari.start_moh(talk.caller)
+        else:
+            await quietly(self.ari.stop_moh(talk.caller))
+            await self.ari.add_to_bridge(talk.bridge_id, talk.caller)
+            await self._unheld(talk)
+        await self.calls.note(talk.call_id, "hold" if on else "unhold")
+        if talk.softphone and self.softphones is not None:
+            await self.softphones.tell(talk.agent_id, {"type": "held", "on": on})
+
+    async def _unheld(self, talk: _Conversation) -> None:
+        if talk.held_since is not None:
+            seconds, talk.held_since = time.monotonic() - talk.held_since, None
+            await self.calls.held(talk.call_id, seconds=seconds)
 
     def _talk_of(self, agent_id: int) -> _Conversation | None:
         return next((t for t in self._talks.values() if t.agent_id == agent_id), None)

@@ -214,6 +214,15 @@ class CallService:
         data = {"by": by, "talk_seconds": round(seconds, 1)}
         return await self._update(call_id, "agent.ended", data, change)
 
+    async def held(self, call_id: int, *, seconds: float) -> Call:
+        """A stretch on hold is over: added to the call's hold time."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            call.hold_seconds = round((call.hold_seconds or 0.0) + seconds, 3)
+            return False  # the hold and unhold steps are on the timeline already
+
+        return await self._update(call_id, "held", {}, change)
+
     async def recorded(self, call_id: int, *, path: str, seconds: float) -> Call:
         """The conversation's recording is stored (relative to the recordings directory)."""
 

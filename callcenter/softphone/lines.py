@@ -8,9 +8,10 @@ set-up, no ICE, no DTLS while the caller waits.
 
 Messages, JSON over the websocket:
 - desktop -> controller: `offer {sdp}`, `accept {task_id}`, `decline {task_id}`,
-  `hangup`, `pause_recording`, `resume_recording`;
+  `hangup`, `hold`, `unhold`, `pause_recording`, `resume_recording`;
 - controller -> desktop: `answer {sdp}`, `ready`, `offered {task_id, ring_timeout,
-  call: screen-pop}`, `withdrawn {task_id}`, `connected {task_id}`, `ended {task_id, by}`,
+  call: screen-pop}`, `withdrawn {task_id}`, `connected {task_id}`, `held {on}`,
+  `ended {task_id, by}`,
   `error {message}`.
 """
 
@@ -42,6 +43,8 @@ class Answering(Protocol):
     async def hang_up(self, agent_id: int) -> None: ...
 
     async def pause_recording(self, agent_id: int, paused: bool) -> None: ...
+
+    async def hold(self, agent_id: int, on: bool) -> None: ...
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None: ...
 
@@ -110,6 +113,8 @@ class Softphones:
             await self.answering.decline(line.agent_id, task_id)
         elif kind == "hangup":
             await self.answering.hang_up(line.agent_id)
+        elif kind in ("hold", "unhold"):
+            await self.answering.hold(line.agent_id, kind == "hold")
         elif kind in ("pause_recording", "resume_recording"):
             await self.answering.pause_recording(line.agent_id, kind == "pause_recording")
         else:

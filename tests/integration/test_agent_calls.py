@@ -392,3 +392,36 @@ async def test_the_softphone_hangs_up_and_the_line_stays_ready(
         assert 2.0 < longest_silence(recording) < 3.5  # the paused part, and only it
         await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available",
                          within=6)  # fmt: skip
+
+
+async def test_hold_puts_the_caller_on_music_and_counts_the_time(floor, cat, admin, settings,
+                                                                 tmp_path):  # fmt: skip
+    _, phone = cat
+    mark = phone.mark()
+    call = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 20), hold=5)
+    )
+    offered = await phone.wait_for("offered", since=mark)
+    await phone.send({"type": "accept", "task_id": offered["task_id"]})
+    await phone.wait_for("connected", since=mark)
+    await asyncio.sleep(1)
+    await phone.send({"type": "hold"})
+    assert (await phone.wait_for("held", since=mark))["on"] is True
+    held_from = len(phone.heard)
+    await asyncio.sleep(2.5)
+    held_to = len(phone.heard)
+    unheld = phone.mark()
+    await phone.send({"type": "unhold"})
+    assert (await phone.wait_for("held", since=unheld))["on"] is False
+    await asyncio.sleep(1.5)
+    await phone.send({"type": "hangup"})
+    report = await call
+    record, events = _timeline(admin, report)
+    assert {"hold", "unhold"} <= set(_types(events))
+    assert 2.0 < record["hold_seconds"] < 4.0, record
+    # Silence on hold (the second after pressing it left out: audio in flight) …
+    on_hold = phone.save_heard(tmp_path / "on-hold.wav", held_from + 16000, held_to)
+    assert seconds_of_tone(on_hold, CALLER_TONE) < 0.3
+    # … and the caller again after it.
+    after = phone.save_heard(tmp_path / "after-hold.wav", held_to)
+    assert seconds_of_tone(after, CALLER_TONE) > 1.0

@@ -109,12 +109,12 @@ class HeadlessSoftphone:
                 self._changed.clear()
                 await self._changed.wait()
 
-    def save_heard(self, path: Path, since_byte: int = 0) -> Path:
+    def save_heard(self, path: Path, since_byte: int = 0, until_byte: int | None = None) -> Path:
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(RATE)
-            wav.writeframes(bytes(self.heard[since_byte:]))
+            wav.writeframes(bytes(self.heard[since_byte:until_byte]))
         return path
 
     async def close(self) -> None:
