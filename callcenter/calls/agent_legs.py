@@ -67,6 +67,8 @@ class _Conversation:
     softphone: bool = False
     recording: str = ""  # the live recording's name, when the queue records
     held_since: float | None = None  # monotonic, while the caller is on hold
+    guests: set[str] = field(default_factory=set)  # third parties in the bridge
+    agent_left: bool = False  # the agent hung up a conference: the others talk on
 
     @property
     def call_id(self) -> int:
@@ -101,6 +103,7 @@ class AgentLegs:
         self._legs: dict[str, _Leg] = {}  # agent channel id -> leg (ringing or talking)
         self._ringing: dict[str, str] = {}  # task id -> agent channel id
         self._talks: dict[str, _Conversation] = {}  # caller's and agent's channel ids
+        self._guests: dict[str, _Conversation] = {}  # third parties' channel ids
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failed)
 
     def attach(self) -> None:
@@ -205,7 +208,12 @@ class AgentLegs:
         kind = event.get("type")
         leg = self._legs.get(channel_id)
         talk = self._talks.get(channel_id)
-        if leg is not None and kind == "StasisStart" and not leg.persistent:
+        guest_of = self._guests.get(channel_id)
+        if guest_of is not None and kind == "StasisStart":
+            self._serial.submit(guest_of.task.id, self._guest_joined(guest_of, channel_id))
+        elif guest_of is not None and kind in GONE_EVENTS:
+            self._serial.submit(guest_of.task.id, self._guest_left(guest_of, channel_id))
+        elif leg is not None and kind == "StasisStart" and not leg.persistent:
             self._serial.submit(leg.task.id, self._answered(leg), name="agent-answered")
         elif leg is not None and kind in GONE_EVENTS:
             self._serial.submit(leg.task.id, self._leg_gone(leg), name="agent-leg-gone")
@@ -261,32 +269,97 @@ class AgentLegs:
         await self.routing.missed(leg.task.id, agent_id=leg.agent_id)
 
     async def _end(self, talk: _Conversation, *, by: str) -> None:
-        """One side hung up: the other follows, and the agent goes on to wrap-up."""
+        """Someone hung up. The agent leaving a conference leaves the others talking (an
+        attended transfer); otherwise everybody else is hung up, and the agent goes on
+        to wrap-up."""
         if talk.ended:
             return
+        if by == "agent" and talk.guests and not talk.agent_left:
+            await self._agent_leaves(talk, by)
+            await self.calls.transferred(talk.call_id)
+            return
         talk.ended = True
-        for channel_id in (talk.caller, talk.agent):
-            self._talks.pop(channel_id, None)
-        self._legs.pop(talk.agent, None)
-        await self._unheld(talk)  # hung up while on hold
-        seconds = time.monotonic() - talk.started
-        await self.calls.talk_ended(talk.call_id, seconds=seconds, by=by)
-        if by == "agent":  # the caller's record would otherwise say the caller hung up
+        if not talk.agent_left:
+            await self._agent_leaves(talk, by)
+        if by != "caller":  # the caller's record would otherwise say the caller hung up
             await self.calls.end(talk.call_id, cause=NORMAL_CLEARING,
-                                 cause_text="Normal Clearing", ended_by="agent")  # fmt: skip
-        others = {"agent": [talk.caller], "caller": [talk.agent]}.get(by, [talk.caller, talk.agent])
-        for channel_id in others:
-            if channel_id != talk.agent or not talk.softphone:  # the media leg stays up
-                await quietly(self.ari.hangup(channel_id))
+                                 cause_text="Normal Clearing", ended_by=by)  # fmt: skip
+        self._talks.pop(talk.caller, None)
+        for channel_id in [talk.caller, *talk.guests]:
+            self._guests.pop(channel_id, None)
+            await quietly(self.ari.hangup(channel_id))
         if talk.recording and self.recorder is not None:
             stored = await self.recorder.finish(talk.recording, self.calls.clock.now())
             if stored is not None:
                 await self.calls.recorded(talk.call_id, path=stored[0], seconds=stored[1])
         await quietly(self.ari.destroy_bridge(talk.bridge_id))
-        if talk.softphone and self.softphones is not None:
-            message = {"type": "ended", "task_id": talk.task.id, "by": by}
-            await self.softphones.tell(talk.agent_id, message)
+
+    async def _agent_leaves(self, talk: _Conversation, by: str) -> None:
+        """The agent's part of the call is over: talk time, phone, wrap-up."""
+        talk.agent_left = True
+        self._talks.pop(talk.agent, None)
+        self._legs.pop(talk.agent, None)
+        await self._unheld(talk)  # hung up while on hold
+        seconds = time.monotonic() - talk.started
+        await self.calls.talk_ended(talk.call_id, seconds=seconds, by=by)
+        if talk.softphone:  # the media leg stays up, out of this call
+            await quietly(self.ari.remove_from_bridge(talk.bridge_id, talk.agent))
+            if self.softphones is not None:
+                message = {"type": "ended", "task_id": talk.task.id, "by": by}
+                await self.softphones.tell(talk.agent_id, message)
+        elif by != "agent":
+            await quietly(self.ari.hangup(talk.agent))
         await self.routing.finished(talk.task.id, seconds)
+
+    # ---- conference: a third party joins the call ------------------------------------
+
+    async def add_party(self, agent_id: int, extension: str = "", number: str = "") -> None:
+        """Call a colleague's extension or an outside number into the conversation."""
+        talk = self._talk_of(agent_id)
+        if talk is None or not (extension or number):
+            return
+        endpoint = f"PJSIP/{extension}" if extension else f"PJSIP/{number}@trunk"
+        leg_id = f"{AGENT_LEG_PREFIX}guest-{unique_id()}"
+        self._guests[leg_id] = talk
+        await self.calls.note(talk.call_id, "conference.dialing",
+                              {"extension": extension, "number": number})  # fmt: skip
+        try:
+            await self.ari.originate(
+                endpoint,
+                app=self.app,
+                app_args=helper_args("guest", talk.task.id),
+                channel_id=leg_id,
+                caller_id=_caller_id(talk.task),
+                timeout=30,
+            )
+        except AriError as exc:
+            self._guests.pop(leg_id, None)
+            log.warning("could not call %s into %s: %s", endpoint, talk.task.id, exc)
+            await self._tell_party(talk, {"type": "party", "joined": False, "error": str(exc)})
+
+    async def _guest_joined(self, talk: _Conversation, channel_id: str) -> None:
+        if talk.ended:
+            await quietly(self.ari.hangup(channel_id))
+            return
+        talk.guests.add(channel_id)
+        await self.ari.add_to_bridge(talk.bridge_id, channel_id)
+        await self.calls.note(talk.call_id, "conference.joined", {"parties": 2 + len(talk.guests)})
+        await self._tell_party(talk, {"type": "party", "joined": True})
+
+    async def _guest_left(self, talk: _Conversation, channel_id: str) -> None:
+        self._guests.pop(channel_id, None)
+        joined = channel_id in talk.guests
+        talk.guests.discard(channel_id)
+        if talk.ended:
+            return
+        await self.calls.note(talk.call_id, "conference.left" if joined else "conference.failed")
+        await self._tell_party(talk, {"type": "party", "joined": False})
+        if talk.agent_left and not talk.guests:  # the last one talking with the caller
+            await self._end(talk, by="transfer_target")
+
+    async def _tell_party(self, talk: _Conversation, message: dict[str, Any]) -> None:
+        if talk.softphone and not talk.agent_left and self.softphones is not None:
+            await self.softphones.tell(talk.agent_id, message)
 
     # ---- the softphone's buttons (softphone.lines.Answering) ---------------------------
 
@@ -339,7 +412,8 @@ class AgentLegs:
             await self.calls.held(talk.call_id, seconds=seconds)
 
     def _talk_of(self, agent_id: int) -> _Conversation | None:
-        return next((t for t in self._talks.values() if t.agent_id == agent_id), None)
+        talks = self._talks.values()
+        return next((t for t in talks if t.agent_id == agent_id and not t.agent_left), None)
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None:
         """The desktop closed: a call it rang moves on, a call it talked on ends."""

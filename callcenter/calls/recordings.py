@@ -44,16 +44,29 @@ class Recorder:
         await quietly(self.ari.request("POST", f"recordings/live/{name}/stop"))
         source = self.spool_file(name)
         relative = Path(f"{when:%Y/%m/%d}") / f"{name}.wav"
-        target = self.directory / relative
+        # Asterisk closes the file a moment after answering the stop: wait until it
+        # is a complete WAV whose size has settled.
+        last = -1
         for _ in range(int(FILE_WAIT_SECONDS / 0.1)):
-            if source.exists():
+            size = await asyncio.to_thread(_complete_size, source)
+            if size is not None and size == last:
                 break
+            last = size if size is not None else -1
             await asyncio.sleep(0.1)
         else:
-            log.error("recording %s never reached %s", name, source)
+            log.error("recording %s never completed at %s", name, source)
             return None
-        seconds = await asyncio.to_thread(_move, source, target)
+        seconds = await asyncio.to_thread(_move, source, self.directory / relative)
         return relative.as_posix(), seconds
+
+
+def _complete_size(path: Path) -> int | None:
+    """The file's size once it parses as a WAV, else None."""
+    try:
+        with wave.open(str(path), "rb"):
+            return path.stat().st_size
+    except (OSError, EOFError, wave.Error):
+        return None
 
 
 def _move(source: Path, target: Path) -> float:

@@ -214,6 +214,15 @@ class CallService:
         data = {"by": by, "talk_seconds": round(seconds, 1)}
         return await self._update(call_id, "agent.ended", data, change)
 
+    async def transferred(self, call_id: int) -> Call:
+        """The agent handed the caller to someone they brought in (and left)."""
+
+        async def change(call: Call, now: datetime) -> bool:
+            call.transfers += 1
+            return True
+
+        return await self._update(call_id, "transferred", {}, change)
+
     async def held(self, call_id: int, *, seconds: float) -> Call:
         """A stretch on hold is over: added to the call's hold time."""
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.asterisk
 
 ADMIN = ("queueadmin", "queue-admin-password")
 AGENT_PASSWORD = "agent-password-1"
-CALLER_TONE, AGENT_TONE = 1000, 440
+CALLER_TONE, AGENT_TONE, COLLEAGUE_TONE = 1000, 440, 700
 
 ROUTING = """
 queues:
@@ -145,7 +146,10 @@ async def agents(
     server, admin, asterisk, desk_phones: list[DeskPhone], tmp_path_factory
 ) -> AsyncIterator[dict[str, Agent]]:
     work = tmp_path_factory.mktemp("agents")
-    tone = await make_wav(work / "agent-tone.wav", 600, AGENT_TONE, tone_seconds=600)
+    tones = {  # bob's own tone tells him apart when he joins a conference
+        "amy": await make_wav(work / "amy.wav", 600, AGENT_TONE, tone_seconds=600),
+        "bob": await make_wav(work / "bob.wav", 600, COLLEAGUE_TONE, tone_seconds=600),
+    }
     team: dict[str, Agent] = {}
     phones: list[Baresip] = []
     try:
@@ -155,7 +159,7 @@ async def agents(
                 user=desk.extension,
                 password=desk.password,
                 registrar=f"127.0.0.1:{asterisk.settings.sip_port}",
-                audio=tone,
+                audio=tones[name],
                 dump_dir=work / name / "heard",
             )
             phones.append(phone)
@@ -263,10 +267,15 @@ async def test_an_unanswered_ring_goes_to_the_next_agent(floor, admin, settings,
     call = asyncio.create_task(
         place_call(settings, "400", audio=await _caller_tone(tmp_path, 12), hold=1)
     )
-    await amy.phone.wait_event("CALL_INCOMING", since=amy_mark)  # and amy lets it ring
-    await bob.phone.answer(within=15, since=bob_mark)
-    await amy.phone.wait_event("CALL_CLOSED", since=amy_mark)  # her phone stopped ringing
-    await eventually(lambda: amy.state() == ("break", "missed"))
+    try:
+        await amy.phone.wait_event("CALL_INCOMING", since=amy_mark)  # and amy lets it ring
+        await bob.phone.answer(within=15, since=bob_mark)
+        await amy.phone.wait_event("CALL_CLOSED", since=amy_mark)  # her phone stopped ringing
+        await eventually(lambda: amy.state() == ("break", "missed"))
+    except (TimeoutError, AssertionError) as exc:  # say what the floor looked like
+        seen = {a.name: (a.state(), [e.get("type") for e in a.phone.events[m:]])
+                for a, m in ((amy, amy_mark), (bob, bob_mark))}  # fmt: skip
+        raise AssertionError(f"{exc!r}: {seen}") from exc
     report = await call
     record, _ = _timeline(admin, report)
     assert record["agent_id"] == bob.id
@@ -332,22 +341,30 @@ async def cat(server, admin) -> AsyncIterator[tuple[httpx.Client, HeadlessSoftph
         api.close()
 
 
+async def _answered(
+    phone: HeadlessSoftphone, settings, tmp_path: Path, *, seconds: float = 20, **call: Any
+) -> tuple[asyncio.Task[CallReport], int, dict]:
+    """A caller (a tone of `seconds`) through the queue to the softphone, answered there:
+    the call's task, the softphone's mark before it, the offer."""
+    mark = phone.mark()
+    audio = await _caller_tone(tmp_path, seconds)
+    task = asyncio.create_task(place_call(settings, "400", audio=audio, **{"hold": 5, **call}))
+    offered = await phone.wait_for("offered", since=mark)
+    await phone.send({"type": "accept", "task_id": offered["task_id"]})
+    await phone.wait_for("connected", since=mark)
+    return task, mark, offered
+
+
 async def test_the_softphone_gets_a_screen_pop_answers_and_both_hear(
     floor, cat, admin, settings, tmp_path
 ):
     api, phone = cat
-    mark = phone.mark()
     caller = "+8613900002222"
-    call = asyncio.create_task(
-        place_call(
-            settings, "400", audio=await _caller_tone(tmp_path), hold=1, record=True, caller=caller
-        )
-    )
-    offered = await phone.wait_for("offered", since=mark)
-    assert offered["call"]["caller_number"] == caller and offered["call"]["queue"] == "support"
     start = len(phone.heard)
-    await phone.send({"type": "accept", "task_id": offered["task_id"]})
-    await phone.wait_for("connected", since=mark)
+    call, mark, offered = await _answered(
+        phone, settings, tmp_path, seconds=8, hold=1, record=True, caller=caller
+    )
+    assert offered["call"]["caller_number"] == caller and offered["call"]["queue"] == "support"
     assert api.get("/api/agents/me").json()["state"] == "on_call"
     report = await call
     ended = await phone.wait_for("ended", since=mark)
@@ -369,13 +386,7 @@ async def test_the_softphone_hangs_up_and_the_line_stays_ready(
 ):
     api, phone = cat
     for _ in range(2):  # the media leg outlives each call: the second is answered the same way
-        mark = phone.mark()
-        call = asyncio.create_task(
-            place_call(settings, "400", audio=await _caller_tone(tmp_path, 20), hold=5)
-        )
-        offered = await phone.wait_for("offered", since=mark)
-        await phone.send({"type": "accept", "task_id": offered["task_id"]})
-        await phone.wait_for("connected", since=mark)
+        call, mark, _ = await _answered(phone, settings, tmp_path)
         await asyncio.sleep(1)
         await phone.send({"type": "pause_recording"})  # "my card number is …"
         await asyncio.sleep(2.5)
@@ -397,13 +408,7 @@ async def test_the_softphone_hangs_up_and_the_line_stays_ready(
 async def test_hold_puts_the_caller_on_music_and_counts_the_time(floor, cat, admin, settings,
                                                                  tmp_path):  # fmt: skip
     _, phone = cat
-    mark = phone.mark()
-    call = asyncio.create_task(
-        place_call(settings, "400", audio=await _caller_tone(tmp_path, 20), hold=5)
-    )
-    offered = await phone.wait_for("offered", since=mark)
-    await phone.send({"type": "accept", "task_id": offered["task_id"]})
-    await phone.wait_for("connected", since=mark)
+    call, mark, _ = await _answered(phone, settings, tmp_path)
     await asyncio.sleep(1)
     await phone.send({"type": "hold"})
     assert (await phone.wait_for("held", since=mark))["on"] is True
@@ -425,3 +430,36 @@ async def test_hold_puts_the_caller_on_music_and_counts_the_time(floor, cat, adm
     # … and the caller again after it.
     after = phone.save_heard(tmp_path / "after-hold.wav", held_to)
     assert seconds_of_tone(after, CALLER_TONE) > 1.0
+
+
+async def test_a_conference_of_three_then_the_agent_leaves_them_talking(
+    floor, cat, admin, settings, tmp_path
+):
+    _, phone = cat
+    bob = floor["bob"]  # not taking queue calls: his desk phone is dialled directly
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=12, record=True)
+    bob_mark = bob.phone.mark()
+    await phone.send({"type": "conference", "extension": bob.phone.user})
+    await bob.phone.answer(since=bob_mark)
+    assert (await phone.wait_for("party", since=mark))["joined"] is True
+    together = len(phone.heard)
+    await asyncio.sleep(3)
+    apart = len(phone.heard)
+    await phone.send({"type": "hangup"})  # the agent leaves: an attended transfer
+    assert (await phone.wait_for("ended", since=mark))["by"] == "agent"
+    await asyncio.sleep(2)
+    await bob.phone.hangup()
+    report = await call
+    assert report.hung_up_by == "pbx", report
+    record, events = _timeline(admin, report)
+    assert record["transfers"] == 1 and record["ended_by"] == "transfer_target"
+    assert {"conference.dialing", "conference.joined", "transferred"} <= set(_types(events))
+    # Three parties, each hearing both others (tones mixed: a smaller share each).
+    agent_heard = phone.save_heard(tmp_path / "agent.wav", together, apart)
+    assert seconds_of_tone(agent_heard, CALLER_TONE, share=0.1) > 1.5
+    assert seconds_of_tone(agent_heard, COLLEAGUE_TONE, share=0.1) > 1.5
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, AGENT_TONE, share=0.1) > 1.5
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE, share=0.1) > 3  # and after
+    assert seconds_of_tone(bob.heard(), CALLER_TONE, share=0.1) > 3
+    assert seconds_of_tone(bob.heard(), AGENT_TONE, share=0.1) > 1.5
