@@ -395,6 +395,23 @@ class CallService:
             customer = await s.get(Customer, customer_id)
         return customer.customer_class if customer is not None else "new"
 
+    async def last_agent(self, customer_id: int | None) -> int | None:
+        """Who last talked with this customer: routing offers them first (sticky)."""
+        if customer_id is None:
+            return None
+        for call in reversed(self._ended.values()):  # recent calls are in memory
+            if call.customer_id == customer_id and call.agent_id is not None:
+                return call.agent_id
+        await self.flush()
+        async with self.db.session() as s:
+            stmt = (
+                select(Call.agent_id)
+                .where(Call.customer_id == customer_id, col(Call.agent_id).is_not(None))
+                .order_by(col(Call.id).desc())
+                .limit(1)
+            )
+            return (await s.exec(stmt)).first()
+
     async def by_channel(self, channel_id: str) -> Call | None:
         call_id = self._channels.get(channel_id)
         if call_id is not None:

@@ -169,6 +169,7 @@ class CallController:
             call_id=live.call_id,
             routing=self.routing,
             on_queue_left=partial(self._queue_left, live.call_id),
+            last_agent=self.calls.last_agent,
         )
         self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
 

@@ -41,8 +41,10 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # One line per ARI request would drown what matters (and cost CPU under load).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One line per ARI request, per ICE check of a softphone, would drown what matters
+    # (and cost CPU under load).
+    for name in ("httpx", "aioice", "aiortc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact_tokens)
     try:

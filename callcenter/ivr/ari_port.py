@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
 # (queue, seconds waited, abandoned, place in line when abandoned): for the call record.
 QueueReport = Callable[[str, float, bool, int | None], Awaitable[None]]
+LastAgent = Callable[[int | None], Awaitable[int | None]]  # customer -> their last agent
 LISTEN_SILENCE_SECONDS = 2
 ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 QUEUE_OUTCOME = "QueueOutcome"  # our own event: routing decided how the wait ends
@@ -53,6 +54,7 @@ class AriCallPort:
         call_id: int = 0,
         routing: RoutingService | None = None,
         on_queue_left: QueueReport | None = None,
+        last_agent: LastAgent | None = None,
     ) -> None:
         self.ari = ari
         self.channel_id = channel_id
@@ -61,6 +63,7 @@ class AriCallPort:
         self.call_id = call_id
         self.routing = routing
         self.on_queue_left = on_queue_left
+        self.last_agent = last_agent
         self.ended = False
         self.hung_up = False  # by the flow: the call record says the system ended it
         self.transferred = False
@@ -221,6 +224,8 @@ class AriCallPort:
             await self.hold(request.max_wait)
             return QueueResult("timeout", request.queue)
         task = _task(self.call_id, self.channel_id, request)
+        if self.last_agent is not None:
+            task.last_agent_id = await self.last_agent(request.customer_id)
         try:
             outcome = await self.routing.submit(task, _attributes(request))
         except KeyError:

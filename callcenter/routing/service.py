@@ -129,9 +129,11 @@ class RoutingService:
         offer = self.router.offer_of(task_id)
         if offer is None or (agent_id is not None and offer.agent_id != agent_id):
             return
+        # Decided before anything is awaited: a second report of the same miss (the ring
+        # timer and the phone's hang-up) must find the offer gone, not withdraw the next.
         self._stop_timer(task_id)
-        await self._stop_ringing(task_id)
         decisions = self.router.reject(task_id, self._now(), missed=not declined)
+        await self._stop_ringing(task_id)
         spec = self.router.queue(offer.queue)
         if not declined and spec.missed_offer_break:
             await self._set(offer.agent_id, AgentState.BREAK, MISSED)

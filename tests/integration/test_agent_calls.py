@@ -463,3 +463,24 @@ async def test_a_conference_of_three_then_the_agent_leaves_them_talking(
     assert seconds_of_tone(report.heard, COLLEAGUE_TONE, share=0.1) > 3  # and after
     assert seconds_of_tone(bob.heard(), CALLER_TONE, share=0.1) > 3
     assert seconds_of_tone(bob.heard(), AGENT_TONE, share=0.1) > 1.5
+
+
+async def test_a_returning_caller_gets_their_last_agent_first(floor, admin, settings, tmp_path):
+    amy, bob = floor["amy"], floor["bob"]
+    caller = "+8613600004444"
+    bob.choose("available")
+    mark = bob.phone.mark()
+    first = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 3), hold=1, caller=caller)
+    )
+    await bob.phone.answer(since=mark)
+    amy.choose("available")  # from now on amy is idle longer than bob will be …
+    assert _timeline(admin, await first)[0]["agent_id"] == bob.id
+    await eventually(lambda: bob.state()[0] == "available", within=6)
+    amy_mark, bob_mark = amy.phone.mark(), bob.phone.mark()
+    again = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 3), hold=1, caller=caller)
+    )
+    await bob.phone.answer(since=bob_mark)  # … yet the customer's last agent rings first
+    assert not any(e.get("type") == "CALL_INCOMING" for e in amy.phone.events[amy_mark:])
+    assert _timeline(admin, await again)[0]["agent_id"] == bob.id

@@ -156,6 +156,11 @@ def test_answer_hear_hang_up_and_wrap_up_in_the_browser(page, server, settings, 
     page.click("#done")
     page.wait_for_selector("#wrapup", state="hidden")
     page.wait_for_selector("#state[data-state=available]")  # wrap-up over at once
+    # The call is in the agent's own history, with the wrap-up chosen.
+    page.wait_for_function(
+        "document.querySelector('#history tbody').innerText.includes('Needs follow-up')"
+    )
+    assert CALLER in page.inner_text("#history tbody")
 
     call.join(60)
     report = call.report

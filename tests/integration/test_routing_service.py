@@ -185,3 +185,20 @@ async def test_an_answer_from_a_phone_the_offer_left_is_refused(floor):
     other = next(i for i in floor.ids.values() if i != first)
     assert await floor.routing.answered("t1", agent_id=other) is None
     assert await floor.routing.answered("t1", agent_id=first) == first
+
+
+async def test_two_reports_of_one_missed_ring_move_the_call_on_once(floor):
+    """The ring timer and the phone's own hang-up both report the miss, the second while
+    the first still waits on telephony: the next agent's offer must stand."""
+
+    async def slow_stop(task_id: str) -> None:
+        floor.ringer.stopped.append(task_id)
+        await asyncio.sleep(0.05)  # an ARI hang-up in flight
+
+    floor.ringer.stop_ringing = slow_stop  # type: ignore[method-assign]
+    await _available(floor, "ann", "ben")
+    await floor.routing.submit(Task("t1", "support"), {})
+    first = floor.ids["ann"]
+    await asyncio.gather(floor.routing.missed("t1"), floor.routing.missed("t1", agent_id=first))
+    assert floor.ringer.rung == [("t1", first), ("t1", floor.ids["ben"])]
+    assert await floor.routing.answered("t1", agent_id=floor.ids["ben"]) == floor.ids["ben"]
