@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.service import AgentService
+from callcenter.calls.models import Disposition
 from callcenter.calls.recordings import Recorder
 from callcenter.calls.service import CallService
 from callcenter.ids import unique_id
@@ -288,11 +289,14 @@ class AgentLegs:
         for channel_id in [talk.caller, *talk.guests]:
             self._guests.pop(channel_id, None)
             await quietly(self.ari.hangup(channel_id))
+        await self._file_recording(talk)
+        await quietly(self.ari.destroy_bridge(talk.bridge_id))
+
+    async def _file_recording(self, talk: _Conversation) -> None:
         if talk.recording and self.recorder is not None:
             stored = await self.recorder.finish(talk.recording, self.calls.clock.now())
             if stored is not None:
                 await self.calls.recorded(talk.call_id, path=stored[0], seconds=stored[1])
-        await quietly(self.ari.destroy_bridge(talk.bridge_id))
 
     async def _agent_leaves(self, talk: _Conversation, by: str) -> None:
         """The agent's part of the call is over: talk time, phone, wrap-up."""
@@ -310,6 +314,35 @@ class AgentLegs:
         elif by != "agent":
             await quietly(self.ari.hangup(talk.agent))
         await self.routing.finished(talk.task.id, seconds)
+
+    # ---- blind transfer: the caller goes on to a number, the agent is free -----------
+
+    async def transfer(self, agent_id: int, extension: str = "", number: str = "") -> None:
+        """Send the caller to a colleague's phone or an outside number, and leave."""
+        talk = self._talk_of(agent_id)
+        if talk is not None and (extension or number):
+            job = self._blind_transfer(talk, extension, number)
+            self._serial.submit(talk.task.id, job, name="transfer")
+
+    async def _blind_transfer(self, talk: _Conversation, extension: str, number: str) -> None:
+        if talk.ended:
+            return
+        talk.ended = True
+        self._talks.pop(talk.caller, None)
+        await self.calls.note(talk.call_id, "transfer.blind",
+                              {"extension": extension, "number": number})  # fmt: skip
+        await self._agent_leaves(talk, "transfer")
+        await self.calls.transferred(talk.call_id)
+        await self.calls.end(talk.call_id, cause=NORMAL_CLEARING, cause_text="Transferred",
+                             ended_by="transfer", disposition=Disposition.TRANSFERRED)  # fmt: skip
+        await self._file_recording(talk)
+        for channel_id in talk.guests:
+            await quietly(self.ari.hangup(channel_id))
+        await quietly(self.ari.remove_from_bridge(talk.bridge_id, talk.caller))
+        await quietly(self.ari.destroy_bridge(talk.bridge_id))
+        # The dialplan rings the target and apologises if nobody answers (as IVR transfers).
+        context = "callcenter-transfer" if extension else "callcenter-transfer-external"
+        await quietly(self.ari.continue_in_dialplan(talk.caller, context, extension or number, 1))
 
     # ---- conference: a third party joins the call ------------------------------------
 

@@ -26,6 +26,11 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "asterisk-conf"
 # them costs boot time and fills the log with "no config" warnings. The anonymous
 # identifier stays out so no unauthenticated caller can ever reach a context.
 NOLOAD_MODULES: tuple[str, ...] = (
+    # Native RTP bridging hands packets from one call leg's RTP straight to the other's,
+    # around the core: here it left callers hearing silence in a share of bridged calls
+    # (ARI bridges and dialplan Dial alike), and recording or listening in needs the
+    # audio in the core anyway.
+    "bridge_native_rtp",
     "chan_iax2",
     "chan_motif",
     "chan_unistim",

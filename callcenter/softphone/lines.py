@@ -9,7 +9,8 @@ set-up, no ICE, no DTLS while the caller waits.
 Messages, JSON over the websocket:
 - desktop -> controller: `offer {sdp}`, `accept {task_id}`, `decline {task_id}`,
   `hangup` (in a conference: leave it, the others talk on), `hold`, `unhold`,
-  `conference {extension | number}`, `pause_recording`, `resume_recording`;
+  `conference {extension | number}`, `transfer {extension | number}` (blind),
+  `pause_recording`, `resume_recording`;
 - controller -> desktop: `answer {sdp}`, `ready`, `offered {task_id, ring_timeout,
   call: screen-pop}`, `withdrawn {task_id}`, `connected {task_id}`, `held {on}`,
   `party {joined}`,
@@ -49,6 +50,8 @@ class Answering(Protocol):
     async def hold(self, agent_id: int, on: bool) -> None: ...
 
     async def add_party(self, agent_id: int, extension: str = "", number: str = "") -> None: ...
+
+    async def transfer(self, agent_id: int, extension: str = "", number: str = "") -> None: ...
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None: ...
 
@@ -117,12 +120,13 @@ class Softphones:
             await self.answering.decline(line.agent_id, task_id)
         elif kind == "hangup":
             await self.answering.hang_up(line.agent_id)
-        elif kind == "conference":
+        elif kind in ("conference", "transfer"):
             extension, number = str(message.get("extension", "")), str(message.get("number", ""))
             if not (extension.isdigit() or number.lstrip("+").isdigit()):
-                await line.send({"type": "error", "message": "conference: digits only"})
+                await line.send({"type": "error", "message": f"{kind}: digits only"})
                 return
-            await self.answering.add_party(line.agent_id, extension, number)
+            act = self.answering.add_party if kind == "conference" else self.answering.transfer
+            await act(line.agent_id, extension, number)
         elif kind in ("hold", "unhold"):
             await self.answering.hold(line.agent_id, kind == "hold")
         elif kind in ("pause_recording", "resume_recording"):

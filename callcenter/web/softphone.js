@@ -87,6 +87,7 @@ class Softphone {
   decline(taskId) { this._send({type: "decline", task_id: taskId}); }
   hangup() { this._send({type: "hangup"}); }
   conference(target) { this._send({type: "conference", ...target}); }
+  transfer(target) { this._send({type: "transfer", ...target}); }
   hold(on) { this._send({type: on ? "hold" : "unhold"}); }
   pauseRecording(paused) { this._send({type: paused ? "pause_recording" : "resume_recording"}); }
   mute(muted) { this.microphone.getAudioTracks().forEach(track => track.enabled = !muted); }

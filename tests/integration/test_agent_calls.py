@@ -484,3 +484,25 @@ async def test_a_returning_caller_gets_their_last_agent_first(floor, admin, sett
     await bob.phone.answer(since=bob_mark)  # … yet the customer's last agent rings first
     assert not any(e.get("type") == "CALL_INCOMING" for e in amy.phone.events[amy_mark:])
     assert _timeline(admin, await again)[0]["agent_id"] == bob.id
+
+
+async def test_a_blind_transfer_sends_the_caller_to_a_colleagues_phone(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    bob = floor["bob"]
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=25, hold=10, record=True)
+    bob_mark = bob.phone.mark()
+    await asyncio.sleep(1)
+    await phone.send({"type": "transfer", "extension": bob.phone.user})
+    assert (await phone.wait_for("ended", since=mark))["by"] == "transfer"
+    await eventually(lambda: api.get("/api/agents/me").json()["state"] == "wrap_up")
+    await bob.phone.answer(since=bob_mark)  # the dialplan rings him; the agent is free
+    await asyncio.sleep(4)
+    await bob.phone.hangup()
+    report = await call
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE) > 2  # the caller talked to bob
+    record, events = _timeline(admin, report)
+    assert record["disposition"] == "transferred" and record["transfers"] == 1
+    assert record["ended_by"] == "transfer" and "transfer.blind" in _types(events)
