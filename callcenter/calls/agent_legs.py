@@ -285,11 +285,18 @@ class AgentLegs:
         if by != "caller":  # the caller's record would otherwise say the caller hung up
             await self.calls.end(talk.call_id, cause=NORMAL_CLEARING,
                                  cause_text="Normal Clearing", ended_by=by)  # fmt: skip
+        await self._close(talk)
+
+    async def _close(self, talk: _Conversation, *, keep_caller: bool = False) -> None:
+        """The conversation is over: whoever is left is hung up (the caller too, unless
+        they go on elsewhere), the recording filed, the bridge gone."""
         self._talks.pop(talk.caller, None)
-        for channel_id in [talk.caller, *talk.guests]:
+        for channel_id in [*([] if keep_caller else [talk.caller]), *talk.guests]:
             self._guests.pop(channel_id, None)
             await quietly(self.ari.hangup(channel_id))
         await self._file_recording(talk)
+        if keep_caller:
+            await quietly(self.ari.remove_from_bridge(talk.bridge_id, talk.caller))
         await quietly(self.ari.destroy_bridge(talk.bridge_id))
 
     async def _file_recording(self, talk: _Conversation) -> None:
@@ -328,18 +335,13 @@ class AgentLegs:
         if talk.ended:
             return
         talk.ended = True
-        self._talks.pop(talk.caller, None)
         await self.calls.note(talk.call_id, "transfer.blind",
                               {"extension": extension, "number": number})  # fmt: skip
         await self._agent_leaves(talk, "transfer")
         await self.calls.transferred(talk.call_id)
         await self.calls.end(talk.call_id, cause=NORMAL_CLEARING, cause_text="Transferred",
                              ended_by="transfer", disposition=Disposition.TRANSFERRED)  # fmt: skip
-        await self._file_recording(talk)
-        for channel_id in talk.guests:
-            await quietly(self.ari.hangup(channel_id))
-        await quietly(self.ari.remove_from_bridge(talk.bridge_id, talk.caller))
-        await quietly(self.ari.destroy_bridge(talk.bridge_id))
+        await self._close(talk, keep_caller=True)
         # The dialplan rings the target and apologises if nobody answers (as IVR transfers).
         context = "callcenter-transfer" if extension else "callcenter-transfer-external"
         await quietly(self.ari.continue_in_dialplan(talk.caller, context, extension or number, 1))

@@ -356,6 +356,10 @@ class CallService:
             await self._step(call_id, call_public(call), now, type_, data)
         return call
 
+    async def call(self, call_id: int) -> Call:
+        """One call's record without its timeline (memory first); CallNotFound if none."""
+        return await self._record(call_id)
+
     async def _record(self, call_id: int) -> Call:
         """The call's record: from memory while it is in progress, else from the database."""
         call = self._live.get(call_id) or self._ended.get(call_id)

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import logging
 from collections.abc import Callable
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 from av import Packet
-
-log = logging.getLogger(__name__)
 
 TIME_BASE = fractions.Fraction(1, 8000)
 MAX_BUFFERED_PACKETS = 10  # 200 ms: beyond it, old audio is dropped, not delayed

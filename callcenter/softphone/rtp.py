@@ -8,13 +8,10 @@ LAN) between two programs, and Asterisk plays out what it gets.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import struct
 from collections.abc import Callable
 from typing import cast
-
-log = logging.getLogger(__name__)
 
 PCMU = 0  # static payload type of G.711 u-law
 SAMPLES_PER_PACKET = 160  # 20 ms at 8 kHz

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
@@ -12,10 +13,11 @@ from callcenter.agents.state import AgentState
 from callcenter.api.deps import ServicesDep, require
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
-from callcenter.calls.models import Call, CallEvent
+from callcenter.calls.models import Call
 from callcenter.calls.service import CallNotFound, call_public, event_public
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
+T = TypeVar("T")
 
 Reader = Annotated[Principal, Depends(require(Permission.CALLS_READ_OWN))]
 
@@ -68,10 +70,7 @@ async def wrap_up(
     if body.code not in services.routing.wrap_up_codes:
         known = ", ".join(services.routing.wrap_up_codes)
         raise HTTPException(422, [{"loc": ["body", "code"], "msg": f"unknown code; use {known}"}])
-    try:
-        call, _ = await services.calls.get_call(call_id)
-    except CallNotFound:
-        raise HTTPException(404, "call not found") from None
+    call = await _found(services.calls.call(call_id))
     theirs = call.agent_id is not None and call.agent_id == principal.user_id
     if not theirs and Permission.CALLS_CONTROL not in principal.permissions:
         raise HTTPException(404, "call not found")
@@ -86,28 +85,30 @@ async def wrap_up(
 
 @router.get("/{call_id}")
 async def get_call(call_id: int, services: ServicesDep, principal: Reader) -> dict[str, Any]:
-    call, events = await _visible_call(call_id, services, principal)
+    call, events = await _found(services.calls.get_call(call_id))
+    _visible(call, principal)
     return {**call_public(call), "events": [event_public(e) for e in events]}
 
 
-async def _visible_call(
-    call_id: int, services: Any, principal: Principal
-) -> tuple[Call, list[CallEvent]]:
+async def _found(lookup: Awaitable[T]) -> T:
     try:
-        call, events = await services.calls.get_call(call_id)
+        return await lookup
     except CallNotFound:
         raise HTTPException(404, "call not found") from None
+
+
+def _visible(call: Call, principal: Principal) -> None:
     agent = _scope(principal)
     if agent is not None and call.agent_id != agent:
         raise HTTPException(404, "call not found")  # don't reveal other agents' calls exist
-    return call, events
 
 
 @router.get("/{call_id}/recording")
 async def recording(call_id: int, services: ServicesDep, principal: Reader) -> FileResponse:
     """The conversation's WAV (byte ranges served, for seeking in a player); only to whom
     the call is visible."""
-    call, _ = await _visible_call(call_id, services, principal)
+    call = await _found(services.calls.call(call_id))
+    _visible(call, principal)
     root = services.settings.recordings_path.resolve()
     path = (root / call.recording).resolve() if call.recording else None
     if path is None or not path.is_relative_to(root) or not path.is_file():
