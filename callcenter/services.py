@@ -44,6 +44,7 @@ CONTROLLER_EVENTS = (
     "PlaybackFinished",
     "RecordingFinished",
     "RecordingFailed",
+    "ChannelTalkingFinished",
     "ApplicationReplaced",
 )
 

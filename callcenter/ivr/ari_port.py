@@ -31,7 +31,10 @@ MediaResolver = Callable[[m.Prompt, str, Mapping[str, str]], Awaitable[str]]
 # (queue, seconds waited, abandoned, place in line when abandoned): for the call record.
 QueueReport = Callable[[str, float, bool, int | None], Awaitable[None]]
 LastAgent = Callable[[int | None], Awaitable[int | None]]  # customer -> their last agent
-LISTEN_SILENCE_SECONDS = 2
+# A caller has finished speaking after this much silence (Asterisk's TALK_DETECT); a
+# sound shorter than LISTEN_MIN_SPEECH_MS (a click, a breath) is not speech.
+LISTEN_PAUSE_MS = 1200
+LISTEN_MIN_SPEECH_MS = 250
 ENDING_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 QUEUE_OUTCOME = "QueueOutcome"  # our own event: routing decided how the wait ends
 FIRST_ANNOUNCEMENT_SECONDS = 5.0  # a caller offered at once hears no announcement
@@ -149,16 +152,25 @@ class AriCallPort:
         return digits
 
     async def listen(self, phrases: list[str], language: str, seconds: float) -> str | None:
-        """Record what the caller says (until a pause, a key or `seconds`), then match it.
+        """Record what the caller says (until they pause, press a key or `seconds` pass).
 
+        The recording ends on the pause after speech, not on silence alone: a caller who
+        takes a breath before answering, or whose audio is a moment late, is still heard.
         A key pressed meanwhile ends the recording and stays buffered for the keypad
         fallback; a language without a model goes straight to that fallback.
         """
         if self.speech is None or not self.speech.supports(language):
             return None
         name = f"listen-{self.channel_id}-{secrets.token_hex(4)}"
-        await self._start_recording(name, seconds, LISTEN_SILENCE_SECONDS, False, "any")
-        finished = await self._recording_done(name)
+        await self._ari(
+            self.ari.set_variable(self.channel_id, "TALK_DETECT(set)", str(LISTEN_PAUSE_MS))
+        )
+        try:
+            await self._start_recording(name, seconds, 0, False, "any")
+            finished = await self._recording_done(name, stop_after_speech=True)
+        finally:
+            if not self.ended:
+                await quietly(self.ari.set_variable(self.channel_id, "TALK_DETECT(remove)", ""))
         if finished is None or self._digits:
             return None  # it failed, or the caller chose by keypad
         return await self.speech.recognize(name, phrases)
@@ -191,17 +203,24 @@ class AriCallPort:
             self.ari.request("POST", f"channels/{self.channel_id}/record", params=params)
         )
 
-    async def _recording_done(self, name: str) -> Mapping[str, Any] | None:
+    async def _recording_done(
+        self, name: str, *, stop_after_speech: bool = False
+    ) -> Mapping[str, Any] | None:
         """The finished recording's description, or None if Asterisk reports a failure."""
         while True:
             event = await self._next_event(None)
             assert event is not None
+            kind = event.get("type")
+            if kind == "ChannelTalkingFinished" and stop_after_speech:
+                if int(event.get("duration", 0)) >= LISTEN_MIN_SPEECH_MS:
+                    await quietly(self.ari.request("POST", f"recordings/live/{name}/stop"))
+                continue
             recording = event.get("recording", {})
             if recording.get("name") != name:
                 continue
-            if event.get("type") == "RecordingFinished":
+            if kind == "RecordingFinished":
                 return recording
-            if event.get("type") == "RecordingFailed":
+            if kind == "RecordingFailed":
                 return None
 
     async def hold(self, seconds: float) -> None:

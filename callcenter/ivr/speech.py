@@ -33,11 +33,17 @@ def grammar(phrases: Sequence[str]) -> str:
     return f"#JSGF V1.0;\ngrammar menu;\npublic <choice> = {choices} ;\n"
 
 
+# Silence trimmed from both ends (sox `silence`, then the same on the reversed audio).
+# The decoder normalises its features over the whole utterance: seconds of line silence
+# around a short phrase skew that average and the phrase is missed.
+_TRIM = ("silence", "1", "0.02", "0.5%")
+
+
 def telephone_to_16k(path: Path) -> bytes:
     """The recording (8 kHz) as 16 kHz 16-bit mono PCM, what the model was trained on."""
     result = subprocess.run(
         ["sox", str(path), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
-         "-t", "raw", "-"],
+         "-t", "raw", "-", *_TRIM, "reverse", *_TRIM, "reverse"],
         capture_output=True, timeout=30, check=True,
     )  # fmt: skip
     return result.stdout

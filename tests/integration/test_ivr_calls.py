@@ -284,8 +284,9 @@ async def test_goto_another_flow_after_hours_takes_a_voicemail(settings, asteris
 async def test_speech_menu_understands_a_spoken_phrase(settings, api, tmp_path):
     said = tmp_path / "agent.wav"
     subprocess.run(["espeak-ng", "-w", str(said), "I want to talk to an agent"], check=True)
-    padded = tmp_path / "agent-padded.wav"  # the caller speaks after the question
-    subprocess.run(["sox", str(said), str(padded), "pad", "2", "0"], check=True)
+    # The caller hesitates after the question: the pause before speech must not end it.
+    padded = tmp_path / "agent-padded.wav"
+    subprocess.run(["sox", str(said), str(padded), "pad", "4", "0"], check=True)
     report = await place_call(settings, "303", audio=padded, hold=8)
     _call, events = _path(api, report.inbound_channel_id)
     assert _nodes(events) == ["ask", "agent"], events
