@@ -107,15 +107,44 @@ class Router:
     def queue_names(self) -> list[str]:
         return list(self._queues)
 
+    def holding(self, queue: str) -> int:
+        """Tasks the queue holds now, waiting or ringing: it cannot be removed meanwhile."""
+        return sum(1 for task in self._tasks.values() if task.queue == queue)
+
+    def configure(self, queues: Iterable[QueueSpec], at: float) -> list[Decision]:
+        """Take new queue settings while running: waiting tasks keep their places.
+
+        Pools are rebuilt from the new skills and ready lists from the new strategies, and
+        ready agents are offered whatever they can now take. A new max wait applies to
+        tasks that enter the queue from now on.
+        """
+        specs = {spec.name: spec for spec in queues}
+        held = [name for name in self._queues if name not in specs and self.holding(name)]
+        if held:
+            raise ValueError(f"queue {held[0]!r} still holds tasks")
+        for name in [name for name in self._queues if name not in specs]:
+            del self._queues[name]
+        for name, spec in specs.items():
+            queue = self._queues.setdefault(name, _Queue(spec))
+            queue.spec = spec
+            queue.ready.clear()
+            queue.ready_keys.clear()
+            queue.staffed.clear()
+        decisions: list[Decision] = []
+        for agent in self._agents.values():
+            self._join_pools(agent)
+            self._refresh(agent)
+        for agent in list(self._agents.values()):
+            decisions += self._fill(agent, at)
+        return decisions
+
     # ---- agents --------------------------------------------------------------------
 
     def login(self, profile: AgentProfile, at: float) -> None:
         """The agent joins the floor, not ready yet; pools follow from its skills."""
         self.logout(profile.id)
         agent = _Agent(profile, logged_in_at=at, idle_since=at)
-        agent.pools = [n for n, q in self._queues.items() if profile.qualifies(q.spec.skills)]
-        for name in agent.pools:
-            self._queues[name].staffed.add(profile.id)
+        self._join_pools(agent)
         self._agents[profile.id] = agent
 
     def logout(self, agent_id: int) -> list[Decision]:
@@ -301,6 +330,12 @@ class Router:
         if agent is None:
             raise UnknownAgent(agent_id)
         return agent
+
+    def _join_pools(self, agent: _Agent) -> None:
+        profile = agent.profile
+        agent.pools = [n for n, q in self._queues.items() if profile.qualifies(q.spec.skills)]
+        for name in agent.pools:
+            self._queues[name].staffed.add(profile.id)
 
     def _agent_key(self, queue: _Queue, agent: _Agent) -> AgentKey:
         match queue.spec.strategy:

@@ -71,6 +71,13 @@ class RoutingService:
         self._expiry: asyncio.Task[None] | None = None
         agents.add_listener(self._on_presence)
 
+    async def configure(self, routing: Routing) -> None:
+        """Apply edited queues, rules and wrap-up codes to the running router."""
+        decisions = self.router.configure(routing.queues, self._now())
+        self.rules = routing.rules
+        self.wrap_up_codes = routing.wrap_up_codes
+        await self._carry_out(decisions)
+
     def start(self) -> None:
         self._expiry = self._supervisor.spawn(self._expire_forever(), name="routing-expiry")
 

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/ivr", tags=["ivr"])
 Admin = Annotated[Principal, Depends(require(Permission.PBX_MANAGE))]
 
 
-async def _registry(services: Services) -> FlowRegistry:
+async def flow_registry(services: Services) -> FlowRegistry:
     """The running controller's flows; without a PBX link, the files as they are now."""
     if services.telephony is not None:
         return services.telephony.flows
@@ -29,7 +29,7 @@ async def _registry(services: Services) -> FlowRegistry:
 
 @router.get("/flows")
 async def list_flows(services: ServicesDep, _: Admin) -> dict[str, Any]:
-    registry = await _registry(services)
+    registry = await flow_registry(services)
     flows = [
         {
             "name": flow.name,
@@ -56,7 +56,7 @@ async def list_flows(services: ServicesDep, _: Admin) -> dict[str, Any]:
 
 @router.get("/flows/{name}/graph.svg")
 async def flow_graph(name: str, services: ServicesDep, _: Admin) -> Response:
-    flow = (await _registry(services)).flow(name)
+    flow = (await flow_registry(services)).flow(name)
     if flow is None:
         raise HTTPException(404, f"no flow named {name!r}")
     try:

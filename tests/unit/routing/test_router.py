@@ -241,3 +241,24 @@ def test_the_same_task_cannot_be_routed_twice():
     router.enqueue(Task("t1", "support"), 0)
     with pytest.raises(ValueError, match="already routed"):
         router.enqueue(Task("t1", "support"), 1)
+
+
+def test_new_queue_settings_keep_waiting_tasks_and_reach_new_agents():
+    router = _router()
+    router.enqueue(Task("t1", "support"), 0)
+    router.login(AgentProfile(id=7, skills={"billing": 1}), 1)
+    router.set_ready(7, 1)
+    # The admin now staffs support with billing agents: the waiting call is offered.
+    (offer,) = router.configure([QueueSpec(name="support", skills={"billing": 1})], 2)
+    assert _offered(offer) == 7
+    assert router.queue("support").skills == {"billing": 1}
+
+
+def test_a_queue_holding_tasks_cannot_be_removed_but_an_empty_one_can():
+    router = Router([QueueSpec(name="support"), QueueSpec(name="sales")])
+    router.enqueue(Task("t1", "support"), 0)
+    with pytest.raises(ValueError, match="support"):
+        router.configure([QueueSpec(name="sales")], 1)
+    assert router.holding("support") == 1
+    router.configure([QueueSpec(name="support")], 1)
+    assert router.queue_names == ["support"]
