@@ -186,6 +186,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         app=settings.stasis_app,
         softphones=softphones,
         recorder=Recorder(ari, spool, settings.recordings_path),
+        requeue=controller.requeue,
     )
     services.routing.ringer = legs
     controller.attach()

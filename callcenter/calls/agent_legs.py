@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.service import AgentService
+from callcenter.agents.state import AgentState
 from callcenter.calls.models import Disposition
 from callcenter.calls.recordings import Recorder
-from callcenter.calls.service import CallService
+from callcenter.calls.service import CallService, NewCall
+from callcenter.calls.targets import PHONE_KINDS, Target
 from callcenter.ids import unique_id
+from callcenter.ivr.ari_port import Handover
 from callcenter.pbx.ari import AriClient, AriError, quietly
 from callcenter.pbx.channels import AGENT_LEG_PREFIX, event_channel_id, helper_args
 from callcenter.routing.model import Offer, Task
@@ -36,12 +40,17 @@ from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
+DIAL_SECONDS = 45  # an agent's own call rings this long before it counts as unanswered
 RING_GRACE_SECONDS = 5  # Asterisk's own no-answer limit, beyond routing's ring timeout
 GONE_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed"})
 NORMAL_CLEARING = 16
 # proxy_media: audio goes through Asterisk's core, never natively between the two RTP
 # legs, so recording, listening in and a third party all work on the same bridge.
 TALK_BRIDGE = "mixing,proxy_media"
+
+
+# The call controller's requeue: (caller channel, queue, task data, handover) -> taken.
+Requeue = Callable[[str, str, Mapping[str, Any], Handover], Awaitable[bool]]
 
 
 @dataclass
@@ -54,6 +63,25 @@ class _Leg:
     answered: bool = False
     persistent: bool = False  # a softphone's media leg: outlives the call
     offered_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Dialing:
+    """An agent's own call while it rings: the agent hears ringing in a bridge of its own."""
+
+    agent_id: int
+    call_id: int
+    number: str
+    channel: str  # the dialed party's channel
+    line: str  # the agent's media leg
+    bridge_id: str
+    back: tuple[AgentState, str]
+    ringback: str  # the ringing tone's playback id
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def lane(self) -> str:
+        return f"out-{self.call_id}"
 
 
 @dataclass
@@ -70,6 +98,8 @@ class _Conversation:
     held_since: float | None = None  # monotonic, while the caller is on hold
     guests: set[str] = field(default_factory=set)  # third parties in the bridge
     agent_left: bool = False  # the agent hung up a conference: the others talk on
+    # An agent's own call (the dial pad): the state to go back to, instead of wrap-up.
+    back: tuple[AgentState, str] | None = None
 
     @property
     def call_id(self) -> int:
@@ -90,8 +120,10 @@ class AgentLegs:
         app: str,
         softphones: Softphones | None = None,
         recorder: Recorder | None = None,
+        requeue: Requeue | None = None,
     ) -> None:
         self.ari = ari
+        self.requeue = requeue
         self.recorder = recorder
         self.softphones = softphones
         if softphones is not None:
@@ -105,6 +137,7 @@ class AgentLegs:
         self._ringing: dict[str, str] = {}  # task id -> agent channel id
         self._talks: dict[str, _Conversation] = {}  # caller's and agent's channel ids
         self._guests: dict[str, _Conversation] = {}  # third parties' channel ids
+        self._dialing: dict[str, _Dialing] = {}  # dialed channel id -> agent's own call
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failed)
 
     def attach(self) -> None:
@@ -210,7 +243,12 @@ class AgentLegs:
         leg = self._legs.get(channel_id)
         talk = self._talks.get(channel_id)
         guest_of = self._guests.get(channel_id)
-        if guest_of is not None and kind == "StasisStart":
+        dialing = self._dialing.get(channel_id)
+        if dialing is not None and kind == "StasisStart":
+            self._serial.submit(dialing.lane, self._dial_answered(dialing), name="dial-answered")
+        elif dialing is not None and kind in GONE_EVENTS:
+            self._serial.submit(dialing.lane, self._dial_failed(dialing), name="dial-failed")
+        elif guest_of is not None and kind == "StasisStart":
             self._serial.submit(guest_of.task.id, self._guest_joined(guest_of, channel_id))
         elif guest_of is not None and kind in GONE_EVENTS:
             self._serial.submit(guest_of.task.id, self._guest_left(guest_of, channel_id))
@@ -282,7 +320,8 @@ class AgentLegs:
         talk.ended = True
         if not talk.agent_left:
             await self._agent_leaves(talk, by)
-        if by != "caller":  # the caller's record would otherwise say the caller hung up
+        # The controller closes an inbound caller's record; the rest is closed here.
+        if by != "caller" or talk.back is not None:
             await self.calls.end(talk.call_id, cause=NORMAL_CLEARING,
                                  cause_text="Normal Clearing", ended_by=by)  # fmt: skip
         await self._close(talk)
@@ -301,7 +340,9 @@ class AgentLegs:
 
     async def _file_recording(self, talk: _Conversation) -> None:
         if talk.recording and self.recorder is not None:
-            stored = await self.recorder.finish(talk.recording, self.calls.clock.now())
+            earlier = (await self.calls.call(talk.call_id)).recording  # before a transfer
+            now = self.calls.clock.now()
+            stored = await self.recorder.finish(talk.recording, now, after=earlier)
             if stored is not None:
                 await self.calls.recorded(talk.call_id, path=stored[0], seconds=stored[1])
 
@@ -320,44 +361,88 @@ class AgentLegs:
                 await self.softphones.tell(talk.agent_id, message)
         elif by != "agent":
             await quietly(self.ari.hangup(talk.agent))
-        await self.routing.finished(talk.task.id, seconds)
+        if talk.back is not None:
+            await self.routing.dialed_out(talk.agent_id, talk.back)
+        else:
+            await self.routing.finished(talk.task.id, seconds)
 
-    # ---- blind transfer: the caller goes on to a number, the agent is free -----------
+    # ---- blind transfer: the caller goes on elsewhere, the agent is free -------------
 
-    async def transfer(self, agent_id: int, extension: str = "", number: str = "") -> None:
-        """Send the caller to a colleague's phone or an outside number, and leave."""
+    async def transfer(self, agent_id: int, target: Target) -> None:
+        """Send the caller to a phone (the dialplan rings it), or back into routing: to a
+        queue, or to a named colleague who is free (if they do not answer, their queue
+        takes the call). The agent leaves at once and goes to wrap-up."""
         talk = self._talk_of(agent_id)
-        if talk is not None and (extension or number):
-            job = self._blind_transfer(talk, extension, number)
-            self._serial.submit(talk.task.id, job, name="transfer")
+        if talk is None:
+            return
+        if target.kind in PHONE_KINDS:
+            job = self._blind_transfer(talk, target)
+        else:
+            job = self._routed_transfer(talk, target)
+        self._serial.submit(talk.task.id, job, name="transfer")
 
-    async def _blind_transfer(self, talk: _Conversation, extension: str, number: str) -> None:
+    async def _blind_transfer(self, talk: _Conversation, target: Target) -> None:
         if talk.ended:
             return
+        await self._transferred(talk, target, end_record=True)
+        # The dialplan rings the target and apologises if nobody answers (as IVR transfers).
+        context = "callcenter-transfer" if target.kind == "extension" else (
+            "callcenter-transfer-external")  # fmt: skip
+        await quietly(self.ari.continue_in_dialplan(talk.caller, context, target.value, 1))
+
+    async def _routed_transfer(self, talk: _Conversation, target: Target) -> None:
+        if talk.ended or self.requeue is None:
+            return
+        refusal = self._refusal(talk, target)
+        if refusal:
+            await self._tell_party(talk, {"type": "error", "message": refusal})
+            return
+        colleague = int(target.value) if target.kind == "agent" else None
+        queue = target.value if target.kind == "queue" else talk.task.queue
+        await self._transferred(talk, target, end_record=False)
+        handover = Handover(from_agent=talk.agent_id, to_agent=colleague)
+        if not await self.requeue(talk.caller, queue, talk.task.data, handover):
+            await quietly(self.ari.hangup(talk.caller))  # left meanwhile, or nowhere to go
+
+    def _refusal(self, talk: _Conversation, target: Target) -> str:
+        """Why routing cannot take the caller there now ('' when it can)."""
+        router = self.routing.router
+        if talk.back is not None:
+            return "transfer: only a caller who came in through a queue goes back to routing"
+        if target.kind == "queue" and target.value not in router.queue_names:
+            return f"transfer: no queue named {target.value!r}"
+        if target.kind == "agent":
+            colleague = int(target.value)
+            if colleague == talk.agent_id:
+                return "transfer: that is you"
+            if not router.free(colleague):
+                return "transfer: that agent is not free now"
+        return ""
+
+    async def _transferred(self, talk: _Conversation, target: Target, *, end_record: bool) -> None:
+        """The agent's part ends; the caller stays up for where they go next."""
         talk.ended = True
-        await self.calls.note(talk.call_id, "transfer.blind",
-                              {"extension": extension, "number": number})  # fmt: skip
+        await self.calls.note(talk.call_id, f"transfer.{target.kind}", {"to": target.value})
         await self._agent_leaves(talk, "transfer")
         await self.calls.transferred(talk.call_id)
-        await self.calls.end(talk.call_id, cause=NORMAL_CLEARING, cause_text="Transferred",
-                             ended_by="transfer", disposition=Disposition.TRANSFERRED)  # fmt: skip
+        if end_record:  # it leaves our hands: the record closes here
+            await self.calls.end(
+                talk.call_id, cause=NORMAL_CLEARING, cause_text="Transferred",
+                ended_by="transfer", disposition=Disposition.TRANSFERRED,
+            )  # fmt: skip
         await self._close(talk, keep_caller=True)
-        # The dialplan rings the target and apologises if nobody answers (as IVR transfers).
-        context = "callcenter-transfer" if extension else "callcenter-transfer-external"
-        await quietly(self.ari.continue_in_dialplan(talk.caller, context, extension or number, 1))
 
     # ---- conference: a third party joins the call ------------------------------------
 
-    async def add_party(self, agent_id: int, extension: str = "", number: str = "") -> None:
+    async def add_party(self, agent_id: int, target: Target) -> None:
         """Call a colleague's extension or an outside number into the conversation."""
         talk = self._talk_of(agent_id)
-        if talk is None or not (extension or number):
+        if talk is None:
             return
-        endpoint = f"PJSIP/{extension}" if extension else f"PJSIP/{number}@trunk"
+        endpoint = target.endpoint
         leg_id = f"{AGENT_LEG_PREFIX}guest-{unique_id()}"
         self._guests[leg_id] = talk
-        await self.calls.note(talk.call_id, "conference.dialing",
-                              {"extension": extension, "number": number})  # fmt: skip
+        await self.calls.note(talk.call_id, "conference.dialing", {target.kind: target.value})
         try:
             await self.ari.originate(
                 endpoint,
@@ -396,6 +481,141 @@ class AgentLegs:
         if talk.softphone and not talk.agent_left and self.softphones is not None:
             await self.softphones.tell(talk.agent_id, message)
 
+    # ---- the agent's own calls: the dial pad -----------------------------------------
+
+    async def dial(self, agent_id: int, target: Target) -> None:
+        """Call a number (through the trunk) or a colleague's extension from the softphone.
+
+        The agent hears ringing until the other side answers; then both are in one
+        bridge, and hold, conference, blind transfer and hang-up work as on a queue call.
+        No offers reach the agent meanwhile; afterwards they are back where they were.
+        """
+        line = self.softphones.line(agent_id) if self.softphones else None
+        if line is None or line.channel_id is None:
+            return
+        if self._talk_of(agent_id) or any(d.agent_id == agent_id for d in self._dialing.values()):
+            await self._tell(agent_id, {"type": "error", "message": "dial: already on a call"})
+            return
+        back = await self.routing.dialing_out(agent_id)
+        if back is None:
+            await self._tell(agent_id, {"type": "error", "message": "dial: not now (busy)"})
+            return
+        view = await self.agents.agent(agent_id)
+        channel = f"{AGENT_LEG_PREFIX}out-{unique_id()}"
+        direction = "internal" if target.kind == "extension" else "outbound"
+        call = await self.calls.start(
+            NewCall(
+                channel_id=channel,
+                caller_number=view.extension or view.username,
+                caller_name=view.display_name or view.username,
+                dialed_number=target.value,
+                direction=direction,
+            )
+        )
+        assert call.id is not None
+        dialing = _Dialing(
+            agent_id,
+            call.id,
+            target.value,
+            channel,
+            line.channel_id,
+            f"dial-{channel}",
+            back,
+            ringback=f"ringback-{channel}",
+        )
+        self._dialing[channel] = dialing
+        self._serial.submit(dialing.lane, self._ring_out(dialing, target, view.extension))
+
+    async def _ring_out(self, dialing: _Dialing, target: Target, extension: str) -> None:
+        await self.ari.create_bridge(TALK_BRIDGE, dialing.bridge_id, name=f"call-{dialing.call_id}")
+        await self.ari.add_to_bridge(dialing.bridge_id, dialing.line)
+        await self._tell(
+            dialing.agent_id,
+            {"type": "dialing", "call_id": dialing.call_id, "number": dialing.number},
+        )
+        await quietly(
+            self.ari.request(
+                "POST",
+                f"bridges/{dialing.bridge_id}/play/{dialing.ringback}",
+                params={"media": "tone:ring"},
+            )
+        )
+        try:
+            await self.ari.originate(
+                target.endpoint,
+                app=self.app,
+                app_args=helper_args("outbound", str(dialing.call_id)),
+                channel_id=dialing.channel,
+                caller_id=f'"{extension}" <{extension}>' if extension else "",
+                timeout=DIAL_SECONDS,
+            )
+        except AriError as exc:
+            log.warning("could not dial %s: %s", target.endpoint, exc)
+            await self._dial_failed(dialing)
+
+    async def _dial_answered(self, dialing: _Dialing) -> None:
+        """The other side picked up: a conversation like any other, from now on."""
+        if dialing.channel not in self._dialing:
+            return  # the agent hung up first
+        del self._dialing[dialing.channel]
+        await quietly(self.ari.request("DELETE", f"playbacks/{dialing.ringback}"))
+        task = Task(
+            id=dialing.lane,
+            queue="",
+            data={
+                "call_id": dialing.call_id,
+                "channel_id": dialing.channel,
+                "caller_number": dialing.number,
+            },
+        )
+        talk = _Conversation(
+            task=task,
+            agent_id=dialing.agent_id,
+            caller=dialing.channel,
+            agent=dialing.line,
+            bridge_id=dialing.bridge_id,
+            started=time.monotonic(),
+            softphone=True,
+            back=dialing.back,
+        )
+        self._talks[talk.caller] = self._talks[talk.agent] = talk
+        await self.ari.add_to_bridge(dialing.bridge_id, dialing.channel)
+        await self.calls.answered(dialing.call_id)
+        ring_seconds = time.monotonic() - dialing.started
+        await self.calls.connected(dialing.call_id, dialing.agent_id, ring_seconds=ring_seconds)
+        await self._tell(dialing.agent_id, {"type": "connected", "call_id": dialing.call_id})
+
+    async def _dial_failed(self, dialing: _Dialing) -> None:
+        """Nobody answered (busy, no answer, unreachable), or the agent gave up."""
+        if self._dialing.pop(dialing.channel, None) is None:
+            return
+        await quietly(self.ari.hangup(dialing.channel))
+        await quietly(self.ari.remove_from_bridge(dialing.bridge_id, dialing.line))
+        await quietly(self.ari.destroy_bridge(dialing.bridge_id))
+        await self.calls.end(
+            dialing.call_id,
+            cause=None,
+            cause_text=None,
+            ended_by="agent",
+            disposition=Disposition.UNANSWERED,
+        )
+        await self.routing.dialed_out(dialing.agent_id, dialing.back)
+        await self._tell(
+            dialing.agent_id, {"type": "ended", "call_id": dialing.call_id, "by": "unanswered"}
+        )
+
+    async def send_digits(self, agent_id: int, digits: str) -> None:
+        """Keys pressed on the dial pad during a call reach the other side as DTMF (an
+        IVR the agent called, a conference bridge's PIN)."""
+        talk = self._talk_of(agent_id)
+        if talk is not None:
+            params = {"dtmf": digits, "between": 100, "duration": 120}
+            await quietly(self.ari.request("POST", f"channels/{talk.caller}/dtmf", params=params))
+
+    async def _tell(self, agent_id: int, message: dict[str, Any]) -> None:
+        if self.softphones is not None:
+            await self.softphones.tell(agent_id, message)
+
     # ---- the softphone's buttons (softphone.lines.Answering) ---------------------------
 
     async def accept(self, agent_id: int, task_id: str) -> None:
@@ -408,8 +628,11 @@ class AgentLegs:
 
     async def hang_up(self, agent_id: int) -> None:
         talk = self._talk_of(agent_id)
+        dialing = next((d for d in self._dialing.values() if d.agent_id == agent_id), None)
         if talk is not None:
             self._serial.submit(talk.task.id, self._end(talk, by="agent"), name="hangup")
+        elif dialing is not None:  # gave up while it rang
+            self._serial.submit(dialing.lane, self._dial_failed(dialing), name="dial-cancel")
 
     async def pause_recording(self, agent_id: int, paused: bool) -> None:
         """The agent keeps a card number out of the recording (silence in its place)."""
@@ -453,8 +676,14 @@ class AgentLegs:
     async def line_lost(self, agent_id: int, channel_id: str) -> None:
         """The desktop closed: a call it rang moves on, a call it talked on ends."""
         leg = self._legs.get(channel_id)
+        talk = self._talk_of(agent_id)
+        dialing = next((d for d in self._dialing.values() if d.line == channel_id), None)
         if leg is not None:
             self._serial.submit(leg.task.id, self._leg_gone(leg), name="softphone-lost")
+        elif talk is not None:  # on a call of their own
+            self._serial.submit(talk.task.id, self._end(talk, by="agent"), name="softphone-lost")
+        elif dialing is not None:
+            await quietly(self.ari.hangup(dialing.channel))
 
     async def _failed(self, task_id: str, exc: BaseException) -> None:
         """Joining failed (the caller left mid-way, Asterisk refused): end it cleanly."""

@@ -24,6 +24,7 @@ class Disposition(StrEnum):
     FAILED = "failed"  # the system could not handle it (handler error, PBX failure)
     TRANSFERRED = "transferred"  # the flow handed it to an extension or number
     LOST = "lost"  # ended while no controller was watching; times are best known
+    UNANSWERED = "unanswered"  # an agent's own call nobody picked up (no answer, busy)
 
 
 def _dt(nullable: bool = True) -> Any:

@@ -38,8 +38,15 @@ class Recorder:
         method = "POST" if paused else "DELETE"
         await quietly(self.ari.request(method, f"recordings/live/{name}/mute"))
 
-    async def finish(self, name: str, when: datetime) -> tuple[str, float] | None:
-        """Stop the recording and file it; (path relative to the directory, seconds)."""
+    async def finish(
+        self, name: str, when: datetime, *, after: str | None = None
+    ) -> tuple[str, float] | None:
+        """Stop the recording and file it; (path relative to the directory, seconds).
+
+        `after` is the call's recording so far (a transferred call talked to an agent
+        before): this part is appended to it, so one call keeps one recording whose
+        length is its whole talk time.
+        """
         # Stopped already (the bridge went first) is as good: quietly.
         await quietly(self.ari.request("POST", f"recordings/live/{name}/stop"))
         source = self.spool_file(name)
@@ -56,6 +63,9 @@ class Recorder:
         else:
             log.error("recording %s never completed at %s", name, source)
             return None
+        if after is not None and (self.directory / after).is_file():
+            seconds = await asyncio.to_thread(_append, source, self.directory / after)
+            return after, seconds
         seconds = await asyncio.to_thread(_move, source, self.directory / relative)
         return relative.as_posix(), seconds
 
@@ -72,5 +82,21 @@ def _complete_size(path: Path) -> int | None:
 def _move(source: Path, target: Path) -> float:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(source, target)
+    with wave.open(str(target), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def _append(source: Path, target: Path) -> float:
+    """`source`'s audio after `target`'s (both Asterisk WAVs of one format), in `target`."""
+    with wave.open(str(target), "rb") as first, wave.open(str(source), "rb") as second:
+        params = first.getparams()
+        frames = [first.readframes(first.getnframes()), second.readframes(second.getnframes())]
+    joined = target.with_name(f".{target.name}.joining")
+    with wave.open(str(joined), "wb") as out:
+        out.setparams(params)
+        for chunk in frames:
+            out.writeframes(chunk)
+    joined.replace(target)
+    source.unlink()
     with wave.open(str(target), "rb") as wav:
         return wav.getnframes() / wav.getframerate()

@@ -30,7 +30,14 @@ class NewCall:
     caller_number: str
     caller_name: str
     dialed_number: str
-    direction: str = "inbound"
+    direction: str = "inbound"  # or "outbound" (an agent dials a customer), "internal"
+
+    @property
+    def customer(self) -> tuple[str, str]:
+        """The customer's number and name: who called in, or whom an agent dialed."""
+        if self.direction == "inbound":
+            return self.caller_number, self.caller_name
+        return (self.dialed_number, "") if self.direction == "outbound" else ("", "")
 
 
 def call_public(call: Call) -> dict[str, Any]:
@@ -140,7 +147,7 @@ class CallService:
         self._classes: dict[int, str] = {}  # customer id -> class, read once by the flow
 
     async def start(self, new: NewCall) -> Call:
-        """Record an arriving call and link it to the caller's profile (made if new)."""
+        """Record a call and link it to the customer's profile (made if new)."""
         now = self.clock.now()
         call = Call(
             channel_id=new.channel_id,
@@ -154,7 +161,8 @@ class CallService:
         values = call.model_dump(exclude={"id"})
 
         def record(conn: Connection) -> tuple[int, ContactProfile | None]:
-            profile = find_or_create_by_phone(conn, new.caller_number, at=now, name=new.caller_name)
+            number, name = new.customer
+            profile = find_or_create_by_phone(conn, number, at=now, name=name)
             if profile is not None:
                 values["customer_id"] = profile.customer_id
             inserted = conn.execute(insert(CALLS).values(values).returning(CALLS.c.id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from callcenter.calls.models import Call, Disposition
 from callcenter.calls.service import CallService, NewCall
 from callcenter.clock import Clock
-from callcenter.ivr.ari_port import AriCallPort, MediaResolver
+from callcenter.ivr.ari_port import AriCallPort, Handover, MediaResolver
 from callcenter.ivr.engine import CallInfo, Engine
 from callcenter.ivr.model import Flow
 from callcenter.ivr.registry import FlowRegistry
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FAILSAFE_CONTEXT = "callcenter-failsafe"
 LIFECYCLE_EVENTS = frozenset({"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"})
+TRANSFER_MAX_WAIT = 3600.0
 
 
 @dataclass
@@ -161,6 +162,12 @@ class CallController:
         if flow is None or self.media is None:
             await self._greet(live)
             return
+        self._start_flow(live, call, flow)
+
+    def _start_flow(
+        self, live: LiveCall, call: Call, flow: Flow, handover: Handover | None = None
+    ) -> None:
+        assert self.media is not None
         live.port = AriCallPort(
             self.ari,
             live.channel_id,
@@ -171,7 +178,23 @@ class CallController:
             on_queue_left=partial(self._queue_left, live.call_id),
             last_agent=self.calls.last_agent,
         )
+        live.port.handover = handover
         self._supervisor.spawn(self._run_flow(live, call, flow), name=f"ivr:{live.channel_id}")
+
+    async def requeue(
+        self, channel_id: str, queue: str, task_data: Mapping[str, Any], handover: Handover
+    ) -> bool:
+        """An agent transferred the call to a queue or a colleague: the caller waits again
+        as from the IVR (music, announcements, the queue's overflow), in the flow's
+        language, and the next agent's screen-pop keeps what the IVR collected."""
+        live = self.live.get(channel_id)
+        if live is None or live.port is not None or self.media is None:
+            return False
+        flow = transfer_flow(
+            queue, str(task_data.get("language") or "en"), task_data.get("variables") or {}
+        )
+        self._start_flow(live, await self.calls.call(live.call_id), flow, handover)
+        return True
 
     async def _run_flow(self, live: LiveCall, call: Call, flow: Flow) -> None:
         """Runs beside the channel's event lane (which feeds it), until the flow ends."""
@@ -357,6 +380,16 @@ class CallController:
         except AriNotFound:
             return False
         return True
+
+
+def transfer_flow(queue: str, language: str, variables: Mapping[str, str]) -> Flow:
+    """The one-node flow a transferred call runs: wait in `queue` (its own max wait and
+    overflow apply; the flow's limit is only a backstop)."""
+    node = {"type": "queue", "queue": queue, "max_wait": TRANSFER_MAX_WAIT}
+    return Flow.model_validate(
+        {"name": "transfer", "language": language, "start": "queue",
+         "variables": dict(variables), "nodes": {"queue": node}}
+    )  # fmt: skip
 
 
 def _disposition(live: LiveCall) -> Disposition | None:

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from callcenter.ids import unique_id
@@ -42,6 +43,14 @@ POSITION_TEXT = {
     "en": "You are number {position} in line. The expected wait is about {minutes} minutes.",
     "zh": "您前面还有{ahead}位客户在等待，预计等待时间约{minutes}分钟。",
 }
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A call an agent transferred into a queue: never back to them, maybe to a colleague."""
+
+    from_agent: int
+    to_agent: int | None = None
 
 
 class AriCallPort:
@@ -73,6 +82,7 @@ class AriCallPort:
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._digits: deque[str] = deque()
         self.last_prompt_started: float | None = None  # monotonic; for the benchmark
+        self.handover: Handover | None = None  # set when an agent transferred the call here
 
     def feed(self, event: dict[str, Any]) -> None:
         """Called by the controller for each event of this channel, in arrival order."""
@@ -243,7 +253,10 @@ class AriCallPort:
             await self.hold(request.max_wait)
             return QueueResult("timeout", request.queue)
         task = _task(self.call_id, self.channel_id, request)
-        if self.last_agent is not None:
+        if self.handover is not None:
+            task.declined_by.add(self.handover.from_agent)
+            task.direct_agent_id = self.handover.to_agent
+        elif self.last_agent is not None:
             task.last_agent_id = await self.last_agent(request.customer_id)
         try:
             outcome = await self.routing.submit(task, _attributes(request))
@@ -360,6 +373,7 @@ def _task(call_id: int, channel_id: str, request: QueueRequest) -> Task:
             "call_id": call_id,
             "channel_id": channel_id,
             "caller_number": request.caller_number,
+            "language": request.language,
             "variables": dict(request.variables),
         },
     )

@@ -79,6 +79,7 @@ class Task:
     vip: bool = False
     customer_id: int | None = None
     last_agent_id: int | None = None  # for sticky routing
+    direct_agent_id: int | None = None  # transferred to this agent: offered them first
     data: dict[str, Any] = field(default_factory=dict)  # IVR variables, for the screen-pop
     enqueued_at: float = 0.0  # epoch seconds, set by the router: the customer's whole wait
     entered_queue_at: float = 0.0  # ... and when it entered its present queue (max wait)

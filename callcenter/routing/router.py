@@ -317,6 +317,11 @@ class Router:
             raise UnknownTask(task_id)
         return task
 
+    def free(self, agent_id: int, channel: str = "voice") -> bool:
+        """Logged in, ready, and with room for a task of `channel` now."""
+        agent = self._agents.get(agent_id)
+        return agent is not None and agent.has_room(channel)
+
     def offers_to(self, agent_id: int) -> list[Offer]:
         return [offer for offer in self._offers.values() if offer.agent_id == agent_id]
 
@@ -368,7 +373,15 @@ class Router:
         return agent.profile.id not in task.declined_by and agent.profile.qualifies(task.skills)
 
     def _agent_for(self, queue: _Queue, task: Task) -> _Agent | None:
-        """The agent the queue's strategy puts first among those who may take the task."""
+        """The agent the queue's strategy puts first among those who may take the task.
+
+        A task transferred to a named agent goes to them whatever the queue's pool and
+        skills (a person chose them), as long as they are free and have not let it pass;
+        after that, to the queue.
+        """
+        direct = self._direct(task)
+        if direct is not None:
+            return direct
         if queue.spec.sticky and task.last_agent_id in queue.ready_keys:
             agent = self._agents[task.last_agent_id]
             if self._eligible(agent, task):
@@ -378,6 +391,12 @@ class Router:
             if self._eligible(agent, task):
                 return agent
         return None
+
+    def _direct(self, task: Task) -> _Agent | None:
+        agent = self._agents.get(task.direct_agent_id or 0)
+        if agent is None or agent.profile.id in task.declined_by:
+            return None
+        return agent if agent.has_room(task.channel) else None
 
     def _task_for(self, agent: _Agent) -> Task | None:
         """The best waiting task among the heads of every subqueue the agent may serve."""

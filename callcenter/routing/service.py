@@ -166,6 +166,33 @@ class RoutingService:
             loop = asyncio.get_running_loop()
             self._wrap_ups[agent_id] = loop.call_later(queue.wrap_up, self._wrap_up_over, agent_id)
 
+    # ---- agents' own calls -----------------------------------------------------------
+
+    async def dialing_out(self, agent_id: int) -> tuple[AgentState, str] | None:
+        """An agent places a call of their own: no offers until it ends.
+
+        Returns the state (and reason) to go back to afterwards, or None when the agent
+        cannot dial now (offline, or a call rings or talks on them). Decided before
+        anything is awaited, so no offer slips in between.
+        """
+        presence = self.agents.presence(agent_id)
+        if presence.state in (AgentState.OFFLINE, AgentState.OFFERED, AgentState.ON_CALL):
+            return None
+        if self.router.knows(agent_id):
+            self.router.set_not_ready(agent_id)
+        timer = self._wrap_ups.pop(agent_id, None)
+        if timer is not None:
+            timer.cancel()
+        back = (presence.state, presence.reason)
+        if presence.state == AgentState.WRAP_UP:  # its timer is gone: ready after the call
+            back = (AgentState.AVAILABLE, "")
+        await self._set(agent_id, AgentState.ON_CALL)
+        return back
+
+    async def dialed_out(self, agent_id: int, back: tuple[AgentState, str]) -> None:
+        """The agent's own call ended: back to where they were (available: offers again)."""
+        await self._set(agent_id, *back)
+
     def position(self, task_id: str) -> int:
         return self.router.position(task_id)
 

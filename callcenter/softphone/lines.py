@@ -9,22 +9,26 @@ set-up, no ICE, no DTLS while the caller waits.
 Messages, JSON over the websocket:
 - desktop -> controller: `offer {sdp}`, `accept {task_id}`, `decline {task_id}`,
   `hangup` (in a conference: leave it, the others talk on), `hold`, `unhold`,
-  `conference {extension | number}`, `transfer {extension | number}` (blind),
+  `conference {extension | number}`, `transfer {extension | number | queue | agent}`
+  (blind; `agent` is a user id), `dial {extension | number}` (the dial pad: a call of
+  the agent's own), `dtmf {digits}` (keys during a call, sent to the other side),
   `pause_recording`, `resume_recording`;
 - controller -> desktop: `answer {sdp}`, `ready`, `offered {task_id, ring_timeout,
   call: screen-pop}`, `withdrawn {task_id}`, `connected {task_id}`, `held {on}`,
-  `party {joined}`,
-  `ended {task_id, by}`,
+  `party {joined}`, `dialing {call_id, number}`, `connected {call_id}` (an own call
+  answered), `ended {task_id | call_id, by}` (`by` `unanswered`: nobody picked up),
   `error {message}`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from callcenter.calls.targets import PHONE_KINDS, BadTarget, Target, target_of
 from callcenter.ids import unique_id
 from callcenter.pbx.ari import AriClient, quietly
 from callcenter.pbx.channels import AGENT_LEG_PREFIX, helper_args
@@ -34,6 +38,7 @@ from callcenter.softphone.rtp import RtpEndpoint
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+DIGITS = re.compile(r"^[0-9*#]{1,32}$")
 
 
 class Answering(Protocol):
@@ -49,9 +54,13 @@ class Answering(Protocol):
 
     async def hold(self, agent_id: int, on: bool) -> None: ...
 
-    async def add_party(self, agent_id: int, extension: str = "", number: str = "") -> None: ...
+    async def add_party(self, agent_id: int, target: Target) -> None: ...
 
-    async def transfer(self, agent_id: int, extension: str = "", number: str = "") -> None: ...
+    async def transfer(self, agent_id: int, target: Target) -> None: ...
+
+    async def dial(self, agent_id: int, target: Target) -> None: ...
+
+    async def send_digits(self, agent_id: int, digits: str) -> None: ...
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None: ...
 
@@ -121,12 +130,26 @@ class Softphones:
         elif kind == "hangup":
             await self.answering.hang_up(line.agent_id)
         elif kind in ("conference", "transfer"):
-            extension, number = str(message.get("extension", "")), str(message.get("number", ""))
-            if not (extension.isdigit() or number.lstrip("+").isdigit()):
-                await line.send({"type": "error", "message": f"{kind}: digits only"})
+            try:
+                target = target_of(message, PHONE_KINDS if kind == "conference" else None)
+            except BadTarget as exc:
+                await line.send({"type": "error", "message": f"{kind}: {exc}"})
                 return
             act = self.answering.add_party if kind == "conference" else self.answering.transfer
-            await act(line.agent_id, extension, number)
+            await act(line.agent_id, target)
+        elif kind == "dial":
+            try:
+                target = target_of(message, PHONE_KINDS)
+            except BadTarget as exc:
+                await line.send({"type": "error", "message": f"dial: {exc}"})
+                return
+            await self.answering.dial(line.agent_id, target)
+        elif kind == "dtmf":
+            digits = str(message.get("digits", ""))
+            if not DIGITS.match(digits):
+                await line.send({"type": "error", "message": "dtmf: 0-9, *, # (up to 32)"})
+                return
+            await self.answering.send_digits(line.agent_id, digits)
         elif kind in ("hold", "unhold"):
             await self.answering.hold(line.agent_id, kind == "hold")
         elif kind in ("pause_recording", "resume_recording"):

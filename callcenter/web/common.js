@@ -1,5 +1,5 @@
 // Shared by every page: the language switch, API calls with the session's token, login.
-// Pages mark text with data-i18n="key" (and data-i18n-placeholder); the English is the
+// Pages mark text with data-i18n="key" (and data-i18n-placeholder, data-i18n-label); the English is the
 // page's own text, the Chinese comes from the table each page passes to I18n.init.
 "use strict";
 
@@ -23,6 +23,7 @@ const I18n = (() => {
     document.querySelectorAll("[data-i18n]").forEach(el => el.textContent = t(el.dataset.i18n));
     document.querySelectorAll("[data-i18n-placeholder]").forEach(
       el => el.placeholder = t(el.dataset.i18nPlaceholder));
+    document.querySelectorAll("[data-i18n-label]").forEach(el => el.label = t(el.dataset.i18nLabel));
   }
   function t(key) {
     return (lang === "zh" && chinese[key]) || english[key] || key;
@@ -38,6 +39,7 @@ const I18n = (() => {
     document.querySelectorAll("[data-i18n]").forEach(el => english[el.dataset.i18n] = el.textContent);
     document.querySelectorAll("[data-i18n-placeholder]").forEach(
       el => english[el.dataset.i18nPlaceholder] = el.placeholder);
+    document.querySelectorAll("[data-i18n-label]").forEach(el => english[el.dataset.i18nLabel] = el.label);
     Object.assign(english, {failed: "Login failed"}, more);
     chinese = {...COMMON_CHINESE, ...zh};
     document.querySelectorAll("[data-lang]").forEach(b => b.onclick = () => set(b.dataset.lang));

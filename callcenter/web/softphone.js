@@ -88,6 +88,8 @@ class Softphone {
   hangup() { this._send({type: "hangup"}); }
   conference(target) { this._send({type: "conference", ...target}); }
   transfer(target) { this._send({type: "transfer", ...target}); }
+  dial(target) { this._send({type: "dial", ...target}); }
+  dtmf(digits) { this._send({type: "dtmf", digits}); }
   hold(on) { this._send({type: on ? "hold" : "unhold"}); }
   pauseRecording(paused) { this._send({type: paused ? "pause_recording" : "resume_recording"}); }
   mute(muted) { this.microphone.getAudioTracks().forEach(track => track.enabled = !muted); }

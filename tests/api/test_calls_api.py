@@ -116,3 +116,22 @@ def test_the_calls_agent_wraps_it_up_with_a_code_and_notes(client):
     record = done.json()
     assert record["wrap_up_code"] == "resolved" and record["notes"] == "refund sent"
     assert record["wrap_up_seconds"] >= 0
+
+
+def test_an_agent_sees_where_a_caller_can_be_transferred(client):
+    agent2 = bearer(client, "agent2")
+    client.put("/api/agents/me/state", json={"state": "available"}, headers=agent2)
+    try:
+        targets = client.get("/api/calls/transfer-targets", headers=bearer(client, "agent1"))
+        assert targets.status_code == 200
+        body = targets.json()
+        # The shipped routing.yaml's queues, and the colleague who is free now (not oneself).
+        assert {"sales", "support"} <= {q["name"] for q in body["queues"]}
+        (colleague,) = body["agents"]
+        assert (colleague["name"], colleague["state"], colleague["free"]) == (
+            "agent2", "available", True
+        )  # fmt: skip
+        mine = client.get("/api/calls/transfer-targets", headers=agent2).json()["agents"]
+        assert mine == []  # agent1 is offline: not a target
+    finally:
+        client.put("/api/agents/me/state", json={"state": "offline"}, headers=agent2)

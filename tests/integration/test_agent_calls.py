@@ -47,6 +47,11 @@ queues:
     max_length: 1
     overflow: {to: callback}
     announce_every: 2
+  second_line:                 # only bob: where agents transfer what they cannot solve
+    skills: {second_line: 1}
+    ring_timeout: 8
+    wrap_up: 2
+    announce_every: 0
 """
 
 FLOWS = {
@@ -167,7 +172,8 @@ async def agents(
             await _registered(asterisk, desk.extension)
             api = _client(server, name, AGENT_PASSWORD)
             agent = Agent(name, api, phone, work / name / "heard")
-            profile = {"extension": desk.extension, "skills": {"support": 5}}
+            skills = {"support": 5, **({"second_line": 1} if name == "bob" else {})}
+            profile = {"extension": desk.extension, "skills": skills}
             admin.put(f"/api/agents/{agent.id}/profile", json=profile).raise_for_status()
             team[name] = agent
         yield team
@@ -505,4 +511,107 @@ async def test_a_blind_transfer_sends_the_caller_to_a_colleagues_phone(
     assert seconds_of_tone(report.heard, COLLEAGUE_TONE) > 2  # the caller talked to bob
     record, events = _timeline(admin, report)
     assert record["disposition"] == "transferred" and record["transfers"] == 1
-    assert record["ended_by"] == "transfer" and "transfer.blind" in _types(events)
+    assert record["ended_by"] == "transfer" and "transfer.extension" in _types(events)
+
+
+async def _transferred_to_bob(
+    phone: HeadlessSoftphone, bob: Agent, api: httpx.Client, mark: int, message: dict
+) -> None:
+    """The softphone transfers the call; bob's desk phone rings and he answers."""
+    bob_mark = bob.phone.mark()
+    await phone.send({"type": "transfer", **message})
+    assert (await phone.wait_for("ended", since=mark))["by"] == "transfer"
+    await eventually(lambda: api.get("/api/agents/me").json()["state"] == "wrap_up")
+    await bob.phone.answer(since=bob_mark)
+    await eventually(lambda: bob.state() == ("on_call", ""))
+
+
+async def test_a_transfer_to_a_queue_reaches_its_agent_through_routing(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    bob = floor["bob"]
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=1, record=True)
+    bob.choose("available")
+    await asyncio.sleep(2)
+    await _transferred_to_bob(phone, bob, api, mark, {"queue": "second_line"})
+    report = await call
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE) > 3  # the caller talked to bob
+    assert seconds_of_tone(bob.heard(), CALLER_TONE) > 3
+    record, events = _timeline(admin, report)
+    assert record["agent_id"] == bob.id and record["queue"] == "second_line"
+    assert record["transfers"] == 1 and record["disposition"] == "completed"
+    assert {"transfer.queue", "transferred"} <= set(_types(events))
+    # One recording for the whole call: cat's part, then bob's.
+    recording, record = _recording(admin, record, tmp_path)
+    assert abs(record["recording_seconds"] - record["talk_seconds"]) < 1.5, record
+    assert seconds_of_tone(recording, AGENT_TONE, share=0.1) > 1
+    assert seconds_of_tone(recording, COLLEAGUE_TONE, share=0.1) > 3
+
+
+async def test_a_transfer_to_a_named_colleague_rings_them_not_the_queue(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    amy, bob = floor["amy"], floor["bob"]
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=1, record=True)
+    # Nobody is free yet: the transfer is refused and cat keeps the caller.
+    await phone.send({"type": "transfer", "agent": str(bob.id)})
+    assert "not free" in (await phone.wait_for("error", since=mark))["message"]
+    amy.choose("available")  # idle the longest: the queue would ring her …
+    await asyncio.sleep(0.2)
+    bob.choose("available")
+    amy_mark = amy.phone.mark()
+    await _transferred_to_bob(phone, bob, api, mark, {"agent": str(bob.id)})  # … cat chose bob
+    assert not any(e.get("type") == "CALL_INCOMING" for e in amy.phone.events[amy_mark:])
+    report = await call
+    assert report.heard is not None and seconds_of_tone(report.heard, COLLEAGUE_TONE) > 3
+    record, events = _timeline(admin, report)
+    assert record["agent_id"] == bob.id and record["queue"] == "support"
+    assert "transfer.agent" in _types(events)
+
+
+async def test_the_dial_pad_calls_a_colleague_and_sends_keys(floor, cat, admin, settings, tmp_path):
+    api, phone = cat
+    bob = floor["bob"]  # logged out of the queues: his desk phone still rings
+    mark, bob_mark = phone.mark(), bob.phone.mark()
+    call_start = bob_mark
+    await phone.send({"type": "dial", "extension": bob.phone.user})
+    dialing = await phone.wait_for("dialing", since=mark)
+    assert api.get("/api/agents/me").json()["state"] == "on_call"  # no offers meanwhile
+    await bob.phone.answer(since=bob_mark)
+    assert (await phone.wait_for("connected", since=mark))["call_id"] == dialing["call_id"]
+    start = len(phone.heard)
+    await asyncio.sleep(3)
+    await phone.send({"type": "dtmf", "digits": "12#"})
+    pressed = []
+    for _ in range(3):
+        event = await bob.phone.wait_event("CALL_DTMF_START", since=bob_mark)
+        bob_mark = bob.phone.events.index(event) + 1
+        pressed.append(event.get("param"))
+    assert pressed == ["1", "2", "#"]
+    await phone.send({"type": "hangup"})
+    assert (await phone.wait_for("ended", since=mark))["by"] == "agent"
+    heard = phone.save_heard(tmp_path / "dialed.wav", start)
+    assert seconds_of_tone(heard, COLLEAGUE_TONE) > 2
+    await bob.phone.wait_event("CALL_CLOSED", since=call_start)  # his recording is complete
+    assert seconds_of_tone(bob.heard(), AGENT_TONE) > 2
+    record = admin.get(f"/api/calls/{dialing['call_id']}").json()
+    assert (record["direction"], record["dialed_number"]) == ("internal", bob.phone.user)
+    assert record["agent_id"] == api.get("/api/agents/me").json()["user_id"]
+    assert record["disposition"] == "completed" and record["ended_by"] == "agent"
+    assert record["talk_seconds"] > 3
+    # Back where she was before dialing: available for queue calls again.
+    await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available")
+
+
+async def test_a_dialed_number_nobody_answers_is_recorded_as_unanswered(cat, admin):
+    api, phone = cat
+    mark = phone.mark()
+    await phone.send({"type": "dial", "extension": "2999"})  # no such phone
+    ended = await phone.wait_for("ended", since=mark)
+    assert ended["by"] == "unanswered"
+    record = admin.get(f"/api/calls/{ended['call_id']}").json()
+    assert record["disposition"] == "unanswered" and record["direction"] == "internal"
+    await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available")

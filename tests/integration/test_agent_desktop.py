@@ -147,6 +147,8 @@ def test_answer_hear_hang_up_and_wrap_up_in_the_browser(page, server, settings, 
 
     heard = _dominant_frequency(page, near=CALLER_TONE)
     assert abs(heard - CALLER_TONE) < 50, heard  # the agent hears the caller
+    # The transfer list offers the queues of routing.yaml.
+    page.wait_for_selector("#to-queues option[value='queue:support']", state="attached")
     time.sleep(3)  # time for the caller to hear the agent
     page.click("#hangup")
     page.wait_for_selector("#wrapup:not([hidden])", timeout=10000)
@@ -169,6 +171,21 @@ def test_answer_hear_hang_up_and_wrap_up_in_the_browser(page, server, settings, 
     record = _record(server, report.inbound_channel_id)
     assert record["wrap_up_code"] == "follow_up" and "4711" in record["notes"]
     assert record["ended_by"] == "agent" and record["talk_seconds"] > 2
+
+
+def test_the_dial_pad_places_a_call_and_reports_no_answer(page, server):
+    # Logged in and available after the test above (same page, same session).
+    page.wait_for_selector("#state[data-state=available]")
+    page.fill("#dial-number", "")
+    for key in "2999":  # no phone has this extension
+        page.click(f"#keys button:text-is('{key}')")
+    assert page.input_value("#dial-number") == "2999"
+    page.click("#dial")
+    page.wait_for_function(
+        "document.getElementById('message').textContent.includes('Nobody answered')"
+    )
+    page.wait_for_selector("#call", state="hidden")
+    page.wait_for_selector("#state[data-state=available]")  # back where the agent was
 
 
 def _dominant_frequency(page, near: float, within: float = 10.0) -> float:

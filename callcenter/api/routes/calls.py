@@ -62,6 +62,21 @@ async def wrap_up_codes(services: ServicesDep, _: Reader) -> dict[str, dict[str,
     return {code: label.model_dump() for code, label in codes.items()}
 
 
+@router.get("/transfer-targets")
+async def transfer_targets(services: ServicesDep, principal: Reader) -> dict[str, Any]:
+    """Where an agent on a call may send the caller through routing: every queue (with
+    the callers waiting there) and the colleagues logged in (`free`: can take it now)."""
+    router = services.routing.router
+    queues = [{"name": name, "waiting": router.waiting(name)} for name in router.queue_names]
+    agents = [
+        {"id": view.user_id, "name": view.display_name or view.username,
+         "state": view.state.value, "free": router.free(view.user_id)}
+        for view in await services.agents.agents()
+        if view.state != AgentState.OFFLINE and view.user_id != principal.user_id
+    ]  # fmt: skip
+    return {"queues": queues, "agents": agents}
+
+
 @router.post("/{call_id}/wrap-up")
 async def wrap_up(
     call_id: int, body: WrapUp, services: ServicesDep, principal: Reader

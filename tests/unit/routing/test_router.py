@@ -262,3 +262,15 @@ def test_a_queue_holding_tasks_cannot_be_removed_but_an_empty_one_can():
     assert router.holding("support") == 1
     router.configure([QueueSpec(name="support")], 1)
     assert router.queue_names == ["support"]
+
+
+def test_a_task_for_a_named_agent_skips_the_pool_and_falls_back_to_the_queue():
+    router = _router()
+    _login(router, 0, _agent(1))  # idle the longest in support
+    router.login(AgentProfile(id=5, skills={"billing": 1}), 0)  # outside the pool
+    router.set_ready(5, 3)
+    assert router.free(5) and not router.free(99)
+    task = Task("t1", "support", direct_agent_id=5)
+    assert _offered(router.enqueue(task, 10)) == 5
+    # The colleague lets it ring out: the queue's own agent gets it.
+    assert _offered(router.reject("t1", 14, missed=True)[0]) == 1
