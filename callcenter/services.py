@@ -189,6 +189,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         requeue=controller.requeue,
     )
     services.routing.ringer = legs
+    controller.adopt_conversation = legs.adopt
     controller.attach()
     legs.attach()
     supervisor.spawn(flows.watch(settings.ivr_reload_seconds), name="ivr-flows-watch")

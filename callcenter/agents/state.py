@@ -22,7 +22,8 @@ class AgentState(StrEnum):
 
 S = AgentState
 ALLOWED: dict[AgentState, frozenset[AgentState]] = {
-    S.OFFLINE: frozenset({S.AVAILABLE, S.BREAK}),
+    # On a call straight from offline: a conversation found going on after a restart.
+    S.OFFLINE: frozenset({S.AVAILABLE, S.BREAK, S.ON_CALL}),
     S.AVAILABLE: frozenset({S.OFFERED, S.ON_CALL, S.BREAK, S.OFFLINE}),
     # An offer ends answered, declined, missed (the queue decides: back to available or
     # a "missed" break) or withdrawn because the caller hung up.

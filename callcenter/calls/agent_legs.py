@@ -17,22 +17,31 @@ order, in one lane keyed by the routing task.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.agents.service import AgentService
 from callcenter.agents.state import AgentState
-from callcenter.calls.models import Disposition
+from callcenter.calls.models import Call, Disposition
 from callcenter.calls.recordings import Recorder
 from callcenter.calls.service import CallService, NewCall
 from callcenter.calls.targets import PHONE_KINDS, Target
 from callcenter.ids import unique_id
 from callcenter.ivr.ari_port import Handover
 from callcenter.pbx.ari import AriClient, AriError, quietly
-from callcenter.pbx.channels import AGENT_LEG_PREFIX, event_channel_id, helper_args
+from callcenter.pbx.channels import (
+    AGENT_LEG_PREFIX,
+    GUEST_LEG_PREFIX,
+    MEDIA_LEG_PREFIX,
+    OWN_CALL_PREFIX,
+    event_channel_id,
+    helper_args,
+)
 from callcenter.routing.model import Offer, Task
 from callcenter.routing.service import RoutingService
 from callcenter.softphone.lines import Softphones
@@ -40,6 +49,7 @@ from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
+REJOIN_SECONDS = 30  # for a softphone to reconnect after a restart, the caller on music
 DIAL_SECONDS = 45  # an agent's own call rings this long before it counts as unanswered
 RING_GRACE_SECONDS = 5  # Asterisk's own no-answer limit, beyond routing's ring timeout
 GONE_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed"})
@@ -98,12 +108,18 @@ class _Conversation:
     held_since: float | None = None  # monotonic, while the caller is on hold
     guests: set[str] = field(default_factory=set)  # third parties in the bridge
     agent_left: bool = False  # the agent hung up a conference: the others talk on
+    consulting: bool = False  # the caller on hold while the agent talks to a third party
     # An agent's own call (the dial pad): the state to go back to, instead of wrap-up.
     back: tuple[AgentState, str] | None = None
 
     @property
     def call_id(self) -> int:
         return int(self.task.data["call_id"])
+
+    @property
+    def own_call(self) -> bool:
+        """The agent dialed it (the other side is not a caller routing could take)."""
+        return self.caller.startswith(OWN_CALL_PREFIX)
 
 
 class AgentLegs:
@@ -138,6 +154,7 @@ class AgentLegs:
         self._talks: dict[str, _Conversation] = {}  # caller's and agent's channel ids
         self._guests: dict[str, _Conversation] = {}  # third parties' channel ids
         self._dialing: dict[str, _Dialing] = {}  # dialed channel id -> agent's own call
+        self._rejoin_timers: dict[int, asyncio.TimerHandle] = {}  # agent id -> after restart
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failed)
 
     def attach(self) -> None:
@@ -203,6 +220,8 @@ class AgentLegs:
             "vip": task.vip,
             "waited_seconds": round(max(0.0, time.time() - task.enqueued_at), 1),
             "variables": task.data.get("variables", {}),
+            "ivr_path": task.data.get("ivr_path", []),
+            "customer": await self.calls.customer(task.customer_id),
             "earlier_calls": [
                 {
                     "id": c.id,
@@ -314,6 +333,8 @@ class AgentLegs:
         if talk.ended:
             return
         if by == "agent" and talk.guests and not talk.agent_left:
+            if talk.held_since is not None:  # hung up while consulting: the caller joins
+                await self._hold(talk, False)
             await self._agent_leaves(talk, by)
             await self.calls.transferred(talk.call_id)
             return
@@ -400,14 +421,15 @@ class AgentLegs:
         colleague = int(target.value) if target.kind == "agent" else None
         queue = target.value if target.kind == "queue" else talk.task.queue
         await self._transferred(talk, target, end_record=False)
-        handover = Handover(from_agent=talk.agent_id, to_agent=colleague)
+        path = tuple(talk.task.data.get("ivr_path", ()))
+        handover = Handover(from_agent=talk.agent_id, to_agent=colleague, ivr_path=path)
         if not await self.requeue(talk.caller, queue, talk.task.data, handover):
             await quietly(self.ari.hangup(talk.caller))  # left meanwhile, or nowhere to go
 
     def _refusal(self, talk: _Conversation, target: Target) -> str:
         """Why routing cannot take the caller there now ('' when it can)."""
         router = self.routing.router
-        if talk.back is not None:
+        if talk.own_call:
             return "transfer: only a caller who came in through a queue goes back to routing"
         if target.kind == "queue" and target.value not in router.queue_names:
             return f"transfer: no queue named {target.value!r}"
@@ -440,7 +462,7 @@ class AgentLegs:
         if talk is None:
             return
         endpoint = target.endpoint
-        leg_id = f"{AGENT_LEG_PREFIX}guest-{unique_id()}"
+        leg_id = f"{GUEST_LEG_PREFIX}{unique_id()}"
         self._guests[leg_id] = talk
         await self.calls.note(talk.call_id, "conference.dialing", {target.kind: target.value})
         try:
@@ -476,6 +498,43 @@ class AgentLegs:
         await self._tell_party(talk, {"type": "party", "joined": False})
         if talk.agent_left and not talk.guests:  # the last one talking with the caller
             await self._end(talk, by="transfer_target")
+        elif talk.consulting and not talk.guests:  # no answer, or they hung up: back
+            talk.consulting = False
+            if talk.held_since is not None:
+                await self._hold(talk, False)
+
+    # ---- consult: talk to a third party privately, then hand the caller over ----------
+
+    async def consult(self, agent_id: int, target: Target) -> None:
+        """The caller goes on hold and the third party is called into the agent's bridge:
+        a private talk. Then `finish_consult`: hand over (an attended transfer), or back."""
+        talk = self._talk_of(agent_id)
+        if talk is None or talk.consulting or talk.guests:
+            return
+        talk.consulting = True
+        if talk.held_since is None:
+            self._serial.submit(talk.task.id, self._hold(talk, True), name="consult-hold")
+        await self.calls.note(talk.call_id, "consult", {target.kind: target.value})
+        await self.add_party(agent_id, target)
+
+    async def finish_consult(self, agent_id: int, *, transfer: bool) -> None:
+        """`transfer`: the caller joins the third party and the agent leaves; else the
+        third party is hung up and the caller is back with the agent."""
+        talk = self._talk_of(agent_id)
+        if talk is None or not talk.consulting:
+            return
+        job = self._hand_over(talk) if transfer else self._drop_guests(talk)
+        self._serial.submit(talk.task.id, job, name="consult-finish")
+
+    async def _hand_over(self, talk: _Conversation) -> None:
+        if talk.ended or not talk.guests:
+            return
+        talk.consulting = False
+        await self._end(talk, by="agent")  # unholds the caller, then leaves the two talking
+
+    async def _drop_guests(self, talk: _Conversation) -> None:
+        for channel_id in [c for c, t in self._guests.items() if t is talk]:
+            await quietly(self.ari.hangup(channel_id))  # _guest_left brings the caller back
 
     async def _tell_party(self, talk: _Conversation, message: dict[str, Any]) -> None:
         if talk.softphone and not talk.agent_left and self.softphones is not None:
@@ -501,7 +560,7 @@ class AgentLegs:
             await self._tell(agent_id, {"type": "error", "message": "dial: not now (busy)"})
             return
         view = await self.agents.agent(agent_id)
-        channel = f"{AGENT_LEG_PREFIX}out-{unique_id()}"
+        channel = f"{OWN_CALL_PREFIX}{unique_id()}"
         direction = "internal" if target.kind == "extension" else "outbound"
         call = await self.calls.start(
             NewCall(
@@ -616,6 +675,101 @@ class AgentLegs:
         if self.softphones is not None:
             await self.softphones.tell(agent_id, message)
 
+    # ---- after a controller restart: conversations Asterisk kept going -----------------
+
+    async def adopt(self, call: Call, bridge: Mapping[str, Any]) -> None:
+        """A caller found talking in one of our bridges is a conversation again: hang-ups,
+        hold, transfers and the record work as before the restart.
+
+        A desk phone's leg carried on by itself. A softphone's media leg went with the
+        old process: the caller hears music until the agent's desktop reconnects (it
+        does so by itself) and its new line joins the bridge; if it does not within
+        REJOIN_SECONDS, the caller goes back to the queue.
+        """
+        assert call.id is not None
+        members = [c for c in bridge.get("channels", []) if c != call.channel_id]
+        guests = {c for c in members if c.startswith(GUEST_LEG_PREFIX)}
+        agent_leg = next((c for c in members if c not in guests), "")
+        if call.agent_id is None or call.channel_id in self._talks:
+            return
+        outbound = call.channel_id.startswith(OWN_CALL_PREFIX)
+        lane = f"out-{call.id}" if outbound else f"call-{call.id}"
+        number = call.dialed_number if outbound else call.caller_number
+        data = {"call_id": call.id, "channel_id": call.channel_id, "caller_number": number}
+        talked = _age(bridge)  # since the bridge was made, at the answer
+        talk = _Conversation(
+            task=Task(id=lane, queue=call.queue or "", customer_id=call.customer_id, data=data),
+            agent_id=call.agent_id,
+            caller=call.channel_id,
+            agent=agent_leg,
+            bridge_id=str(bridge["id"]),
+            started=time.monotonic() - talked,
+            softphone=agent_leg.startswith(MEDIA_LEG_PREFIX),
+            guests=guests,
+            agent_left=not agent_leg,
+            back=(AgentState.AVAILABLE, ""),  # routing's memory of the task went too
+        )
+        self._talks[talk.caller] = talk
+        for guest in guests:
+            self._guests[guest] = talk
+        if agent_leg:
+            self._talks[agent_leg] = talk
+            self._legs[agent_leg] = _Leg(
+                agent_leg, talk.task, talk.agent_id, answered=True, persistent=talk.softphone
+            )
+            await self.routing.adopted(talk.agent_id)
+        if talk.softphone:  # its audio went with the old process: music until it rejoins
+            await self._hold(talk, True)
+            self._rejoin_timers[talk.agent_id] = asyncio.get_running_loop().call_later(
+                REJOIN_SECONDS, self._gave_up_rejoining, talk
+            )
+        log.info("call %s adopted with agent %s in %s", call.id, call.agent_id, talk.bridge_id)
+
+    async def line_ready(self, agent_id: int, channel_id: str) -> None:
+        """The agent's desktop is back: its new line takes the old one's place in the call."""
+        timer = self._rejoin_timers.pop(agent_id, None)
+        talk = self._talk_of(agent_id)
+        if timer is None or talk is None:
+            return
+        timer.cancel()
+        self._serial.submit(talk.task.id, self._rejoin(talk, channel_id), name="rejoin")
+
+    async def _rejoin(self, talk: _Conversation, channel_id: str) -> None:
+        if talk.ended:
+            return
+        old = talk.agent
+        self._legs.pop(old, None)
+        self._talks.pop(old, None)
+        talk.agent = channel_id
+        self._legs[channel_id] = _Leg(
+            channel_id, talk.task, talk.agent_id, answered=True, persistent=True
+        )
+        self._talks[channel_id] = talk
+        await quietly(self.ari.hangup(old))
+        await self.ari.add_to_bridge(talk.bridge_id, channel_id)
+        message = {"type": "connected", "task_id": talk.task.id, "call_id": talk.call_id}
+        await self._tell(talk.agent_id, message)
+        await self._hold(talk, False)
+
+    def _gave_up_rejoining(self, talk: _Conversation) -> None:
+        self._rejoin_timers.pop(talk.agent_id, None)
+        self._serial.submit(talk.task.id, self._give_up(talk), name="rejoin-timeout")
+
+    async def _give_up(self, talk: _Conversation) -> None:
+        """The desktop never came back: the caller goes back to the queue (or, if no
+        queue can take them, the call ends cleanly rather than on music forever)."""
+        if talk.ended:
+            return
+        dead = talk.agent
+        self._legs.pop(dead, None)
+        self._talks.pop(dead, None)
+        await quietly(self.ari.hangup(dead))  # the old line's leg: nobody behind it
+        back_to_queue = Target("queue", talk.task.queue)
+        if talk.own_call or self._refusal(talk, back_to_queue):
+            await self._end(talk, by="system")
+        else:
+            await self._routed_transfer(talk, back_to_queue)
+
     # ---- the softphone's buttons (softphone.lines.Answering) ---------------------------
 
     async def accept(self, agent_id: int, task_id: str) -> None:
@@ -691,6 +845,15 @@ class AgentLegs:
         talk = next((t for t in self._talks.values() if t.task.id == task_id), None)
         if talk is not None:
             await self._end(talk, by="system")
+
+
+def _age(bridge: Mapping[str, Any]) -> float:
+    """Seconds since Asterisk made the bridge (0 if it does not say)."""
+    try:
+        made = datetime.strptime(str(bridge.get("creationtime")), "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - made).total_seconds())
 
 
 def _caller_id(task: Task) -> str:

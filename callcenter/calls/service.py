@@ -407,6 +407,21 @@ class CallService:
             customer = await s.get(Customer, customer_id)
         return customer.customer_class if customer is not None else "new"
 
+    async def customer(self, customer_id: int | None) -> dict[str, Any] | None:
+        """The customer's profile as a screen-pop shows it (None for an anonymous caller)."""
+        if customer_id is None:
+            return None
+        async with self.db.session() as s:
+            customer = await s.get(Customer, customer_id)
+        if customer is None:
+            return None
+        return {
+            "id": customer.id,
+            "name": customer.display_name,
+            "class": customer.customer_class,
+            "since": _aware(customer.created_at).isoformat(),
+        }
+
     async def last_agent(self, customer_id: int | None) -> int | None:
         """Who last talked with this customer: routing offers them first (sticky)."""
         if customer_id is None:

@@ -23,7 +23,7 @@ from callcenter.ivr.engine import CallInfo, Engine
 from callcenter.ivr.model import Flow
 from callcenter.ivr.registry import FlowRegistry
 from callcenter.ivr.speech import RecordingRecognizer
-from callcenter.pbx.ari import AriClient, AriNotFound
+from callcenter.pbx.ari import AriClient, AriNotFound, quietly
 from callcenter.pbx.channels import (
     AGENT_LEG_PREFIX,
     Channel,
@@ -31,12 +31,14 @@ from callcenter.pbx.channels import (
     hangup_cause_text,
     is_helper_channel,
     is_helper_name,
+    is_talk_bridge,
 )
 from callcenter.routing.service import RoutingService
 from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
+AdoptConversation = Callable[[Call, dict[str, Any]], Coroutine[Any, Any, None]]
 FAILSAFE_CONTEXT = "callcenter-failsafe"
 LIFECYCLE_EVENTS = frozenset({"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"})
 TRANSFER_MAX_WAIT = 3600.0
@@ -83,6 +85,8 @@ class CallController:
         self.clock = clock or Clock()
         self._supervisor = supervisor
         self.live: dict[str, LiveCall] = {}
+        # agent_legs.py's: take back a conversation found going on after a restart.
+        self.adopt_conversation: AdoptConversation | None = None
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failsafe)
         self._handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {
             "StasisStart": self._on_stasis_start,
@@ -320,16 +324,29 @@ class CallController:
 
         Runs after every ARI (re)connect, including a restart of the controller: calls
         already in Asterisk keep their audio meanwhile and are adopted here; records
-        whose channel vanished while nobody watched are closed as `lost`.
+        whose channel vanished while nobody watched are closed as `lost`. A caller who
+        was talking to an agent stays in that conversation (agent_legs.py takes it back);
+        an agent's own call is theirs too.
         """
         present = {c.id: c for c in await self._app_channels()}
+        talking = await self._talking()
         for call in await self.calls.open_calls():
-            if call.channel_id in present:
-                channel = present.pop(call.channel_id)
-                self._serial.submit(channel.id, self._adopt(call, channel), name="adopt")
-            elif call.id is not None:
-                # Its StasisEnd was lost with the link: close the record with what we know.
+            channel = present.pop(call.channel_id, None)
+            bridge = talking.get(call.channel_id)
+            if call.id is None:
+                continue
+            if channel is not None and not channel.id.startswith(AGENT_LEG_PREFIX):
+                self._serial.submit(channel.id, self._adopt(call, channel, bridge), name="adopt")
+            elif channel is not None and bridge is not None and self.adopt_conversation:
+                # An agent's own call, still talking: no flow of ours, only the agent's.
+                await self.calls.note(call.id, "adopted", {"state": channel.state})
+                self._serial.submit(channel.id, self.adopt_conversation(call, bridge))
+            else:
+                # Its StasisEnd was lost with the link (or it was an agent's own call
+                # still ringing): close the record with what we know.
                 self.live.pop(call.channel_id, None)
+                if channel is not None:
+                    await quietly(self.ari.hangup(channel.id))
                 await self.calls.end(
                     call.id,
                     cause=None,
@@ -338,27 +355,36 @@ class CallController:
                     disposition=Disposition.LOST,
                 )
         for channel in present.values():
-            if channel.id not in self.live:
+            if channel.id.startswith(AGENT_LEG_PREFIX):
+                if not any(channel.id in b["channels"] for b in talking.values()):
+                    # An agent's leg the old process left behind (a softphone line's
+                    # media leg, a ring nobody answered): nothing uses it any more.
+                    await quietly(self.ari.hangup(channel.id))
+            elif channel.id not in self.live:
                 self._serial.submit(
                     channel.id, self._begin(channel, channel.stasis_args), name="begin"
                 )
 
     async def _app_channels(self) -> list[Channel]:
         channels = [Channel.from_ari(raw) for raw in await self.ari.list_channels()]
-        return [
-            c
-            for c in channels
-            if c.stasis_app == self.app
-            and not is_helper_name(c.name)
-            and not c.id.startswith(AGENT_LEG_PREFIX)
-        ]
+        return [c for c in channels if c.stasis_app == self.app and not is_helper_name(c.name)]
 
-    async def _adopt(self, call: Call, channel: Channel) -> None:
+    async def _talking(self) -> dict[str, dict[str, Any]]:
+        """Conversations going on in Asterisk (agent_legs.py's bridges), by each member."""
+        bridges = [b for b in await self.ari.list_bridges() if is_talk_bridge(b.get("id", ""))]
+        return {channel: b for b in bridges for channel in b.get("channels", [])}
+
+    async def _adopt(
+        self, call: Call, channel: Channel, talking: dict[str, Any] | None = None
+    ) -> None:
         if channel.id in self.live or call.id is None:
             return
         live = LiveCall(call_id=call.id, channel_id=channel.id)
         self.live[channel.id] = live
         await self.calls.note(call.id, "adopted", {"state": channel.state})
+        if talking is not None and self.adopt_conversation is not None:
+            await self.adopt_conversation(call, talking)  # with its agent, as before
+            return
         if call.answered_at is None and channel.state != "Up":
             await self.ari.answer(channel.id)
             await self.calls.answered(call.id)

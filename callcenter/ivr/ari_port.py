@@ -51,6 +51,7 @@ class Handover:
 
     from_agent: int
     to_agent: int | None = None
+    ivr_path: tuple[str, ...] = ()  # where the caller went in the IVR before the agent
 
 
 class AriCallPort:
@@ -256,6 +257,7 @@ class AriCallPort:
         if self.handover is not None:
             task.declined_by.add(self.handover.from_agent)
             task.direct_agent_id = self.handover.to_agent
+            task.data["ivr_path"] = list(self.handover.ivr_path)
         elif self.last_agent is not None:
             task.last_agent_id = await self.last_agent(request.customer_id)
         try:
@@ -375,6 +377,7 @@ def _task(call_id: int, channel_id: str, request: QueueRequest) -> Task:
             "caller_number": request.caller_number,
             "language": request.language,
             "variables": dict(request.variables),
+            "ivr_path": list(request.path),
         },
     )
 

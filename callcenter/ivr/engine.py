@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -81,6 +81,7 @@ class QueueRequest:
     customer_id: int | None
     customer_class: str
     variables: Mapping[str, str]  # collected in the IVR, for the agent's screen-pop
+    path: Sequence[str] = ()  # the nodes the caller went through, likewise
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,14 @@ class Engine:
         self.variables: dict[str, str] = dict(flow.variables)
         self.variables.setdefault("caller_number", call.caller_number)
         self.variables.setdefault("dialed_number", call.dialed_number)
+        self.path: list[str] = []  # the nodes visited, for the agent's screen-pop
 
     async def run(self) -> Outcome:
         try:
             for _ in range(MAX_STEPS):
                 node = self.flow.nodes[self.node_id]
                 started = time.monotonic()
+                self.path.append(self.node_id)
                 await self.on_step(
                     "ivr.node", {"flow": self.flow.name, "node": self.node_id, "type": node.type}
                 )
@@ -371,6 +374,7 @@ class Engine:
             customer_id=self.call.customer_id,
             customer_class=self.call.customer_class,
             variables=dict(self.variables),
+            path=list(self.path),
         )
         result = await self.port.queue(request)
         data = {"node": self.node_id, "result": result.kind, "queue": result.queue}

@@ -32,6 +32,12 @@ HELPER_NAME_PREFIXES = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
 # Channel ids of the legs that ring agents' phones (calls/agent_legs.py): their events
 # are that module's, never a call of their own.
 AGENT_LEG_PREFIX = "agent-"
+MEDIA_LEG_PREFIX = f"{AGENT_LEG_PREFIX}media-"  # a softphone line's persistent media leg
+GUEST_LEG_PREFIX = f"{AGENT_LEG_PREFIX}guest-"  # a third party called into a conversation
+OWN_CALL_PREFIX = f"{AGENT_LEG_PREFIX}out-"  # whom an agent dialed
+# Bridges of callers and agents talking (calls/agent_legs.py): an answered queue call's,
+# and an agent's own call's.
+TALK_BRIDGE_PREFIXES = ("talk-", "dial-")
 
 
 def helper_args(*parts: str) -> str:
@@ -230,3 +236,7 @@ def hangup_cause_text(cause: int | None) -> str | None:
     if cause is None:
         return None
     return HANGUP_CAUSES.get(cause, f"cause {cause}")
+
+
+def is_talk_bridge(bridge_id: str) -> bool:
+    return bridge_id.startswith(TALK_BRIDGE_PREFIXES)

@@ -189,6 +189,13 @@ class RoutingService:
         await self._set(agent_id, AgentState.ON_CALL)
         return back
 
+    async def adopted(self, agent_id: int) -> None:
+        """The agent was found talking after a restart (this process's floor starts
+        empty): on a call, so no offers until it ends."""
+        if self.router.knows(agent_id):
+            self.router.set_not_ready(agent_id)
+        await self._set(agent_id, AgentState.ON_CALL)
+
     async def dialed_out(self, agent_id: int, back: tuple[AgentState, str]) -> None:
         """The agent's own call ended: back to where they were (available: offers again)."""
         await self._set(agent_id, *back)

@@ -10,8 +10,10 @@ Messages, JSON over the websocket:
 - desktop -> controller: `offer {sdp}`, `accept {task_id}`, `decline {task_id}`,
   `hangup` (in a conference: leave it, the others talk on), `hold`, `unhold`,
   `conference {extension | number}`, `transfer {extension | number | queue | agent}`
-  (blind; `agent` is a user id), `dial {extension | number}` (the dial pad: a call of
-  the agent's own), `dtmf {digits}` (keys during a call, sent to the other side),
+  (blind; `agent` is a user id), `consult {extension | number}` (the caller on hold, a
+  private talk) then `complete_transfer` or `cancel_consult`, `dial {extension |
+  number}` (the dial pad: a call of the agent's own), `dtmf {digits}` (keys during a
+  call, sent to the other side),
   `pause_recording`, `resume_recording`;
 - controller -> desktop: `answer {sdp}`, `ready`, `offered {task_id, ring_timeout,
   call: screen-pop}`, `withdrawn {task_id}`, `connected {task_id}`, `held {on}`,
@@ -31,7 +33,7 @@ from typing import Any, Protocol
 from callcenter.calls.targets import PHONE_KINDS, BadTarget, Target, target_of
 from callcenter.ids import unique_id
 from callcenter.pbx.ari import AriClient, quietly
-from callcenter.pbx.channels import AGENT_LEG_PREFIX, helper_args
+from callcenter.pbx.channels import MEDIA_LEG_PREFIX, helper_args
 from callcenter.softphone.peer import AgentPeer
 from callcenter.softphone.rtp import RtpEndpoint
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 DIGITS = re.compile(r"^[0-9*#]{1,32}$")
+# Messages that name a target (calls/targets.py).
+TARGETED = frozenset({"conference", "consult", "transfer", "dial"})
 
 
 class Answering(Protocol):
@@ -58,9 +62,15 @@ class Answering(Protocol):
 
     async def transfer(self, agent_id: int, target: Target) -> None: ...
 
+    async def consult(self, agent_id: int, target: Target) -> None: ...
+
+    async def finish_consult(self, agent_id: int, *, transfer: bool) -> None: ...
+
     async def dial(self, agent_id: int, target: Target) -> None: ...
 
     async def send_digits(self, agent_id: int, digits: str) -> None: ...
+
+    async def line_ready(self, agent_id: int, channel_id: str) -> None: ...
 
     async def line_lost(self, agent_id: int, channel_id: str) -> None: ...
 
@@ -129,21 +139,19 @@ class Softphones:
             await self.answering.decline(line.agent_id, task_id)
         elif kind == "hangup":
             await self.answering.hang_up(line.agent_id)
-        elif kind in ("conference", "transfer"):
+        elif kind in TARGETED:
             try:
-                target = target_of(message, PHONE_KINDS if kind == "conference" else None)
+                target = target_of(message, None if kind == "transfer" else PHONE_KINDS)
             except BadTarget as exc:
                 await line.send({"type": "error", "message": f"{kind}: {exc}"})
                 return
-            act = self.answering.add_party if kind == "conference" else self.answering.transfer
+            answering = self.answering
+            act = {"conference": answering.add_party, "consult": answering.consult,
+                   "transfer": answering.transfer, "dial": answering.dial}[kind]  # fmt: skip
             await act(line.agent_id, target)
-        elif kind == "dial":
-            try:
-                target = target_of(message, PHONE_KINDS)
-            except BadTarget as exc:
-                await line.send({"type": "error", "message": f"dial: {exc}"})
-                return
-            await self.answering.dial(line.agent_id, target)
+        elif kind in ("complete_transfer", "cancel_consult"):
+            transfer = kind == "complete_transfer"
+            await self.answering.finish_consult(line.agent_id, transfer=transfer)
         elif kind == "dtmf":
             digits = str(message.get("digits", ""))
             if not DIGITS.match(digits):
@@ -167,7 +175,7 @@ class Softphones:
         line.rtp.on_payload = line.peer.to_agent.push
         await line.send({"type": "answer", "sdp": await line.peer.answer(sdp)})
         host, port = line.rtp.local_address
-        channel_id = f"{AGENT_LEG_PREFIX}media-{unique_id()}"
+        channel_id = f"{MEDIA_LEG_PREFIX}{unique_id()}"
         created = await self.ari.external_media(
             app=self.app,
             external_host=f"{host}:{port}",
@@ -178,6 +186,8 @@ class Softphones:
         line.rtp.remote = _asterisk_rtp_address(created)
         line.channel_id = channel_id
         await line.send({"type": "ready"})
+        if self.answering is not None:  # a call that outlived a restart rejoins this line
+            await self.answering.line_ready(line.agent_id, channel_id)
 
     async def _teardown(self, line: Line) -> None:
         if line.channel_id:

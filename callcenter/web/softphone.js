@@ -3,6 +3,8 @@
 // over /ws/softphone (messages: docs/api.md).
 "use strict";
 
+const CONNECTION_REFUSED = "softphone connection refused";
+
 class Softphone {
   constructor({audio, onMessage, onState}) {
     this.audio = audio;            // <audio> element the caller is heard through
@@ -12,6 +14,7 @@ class Softphone {
     this.pc = null;
     this.microphone = null;
     this.analyser = null;
+    this.closing = false;          // closed on purpose: the page does not reconnect
   }
 
   async connect() {
@@ -48,7 +51,7 @@ class Softphone {
     ws.onclose = () => this.onState("closed");
     return new Promise((resolve, reject) => {
       ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject(new Error("softphone connection refused"));
+      ws.onerror = () => reject(new Error(CONNECTION_REFUSED));
     });
   }
 
@@ -87,6 +90,8 @@ class Softphone {
   decline(taskId) { this._send({type: "decline", task_id: taskId}); }
   hangup() { this._send({type: "hangup"}); }
   conference(target) { this._send({type: "conference", ...target}); }
+  consult(target) { this._send({type: "consult", ...target}); }
+  finishConsult(transfer) { this._send({type: transfer ? "complete_transfer" : "cancel_consult"}); }
   transfer(target) { this._send({type: "transfer", ...target}); }
   dial(target) { this._send({type: "dial", ...target}); }
   dtmf(digits) { this._send({type: "dtmf", digits}); }
@@ -95,6 +100,7 @@ class Softphone {
   mute(muted) { this.microphone.getAudioTracks().forEach(track => track.enabled = !muted); }
 
   close() {
+    this.closing = true;
     if (this.ws) this.ws.close();
     if (this.pc) this.pc.close();
     if (this.microphone) this.microphone.getTracks().forEach(track => track.stop());

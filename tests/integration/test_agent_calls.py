@@ -227,6 +227,16 @@ def _recording(admin: httpx.Client, record: dict, tmp_path: Path) -> tuple[Path,
     return path, record
 
 
+def _recorded_as_talked(
+    admin: httpx.Client, record: dict, tmp_path: Path, voices: dict[int, float], within=1.0
+) -> None:
+    """The call's recording lasts its talk time and holds each voice (tone: seconds)."""
+    recording, record = _recording(admin, record, tmp_path)
+    assert abs(record["recording_seconds"] - record["talk_seconds"]) < within, record
+    for tone, seconds in voices.items():
+        assert seconds_of_tone(recording, tone, share=0.1) > seconds, tone
+
+
 def _types(events: list[dict]) -> list[str]:
     return [e["type"] for e in events]
 
@@ -371,6 +381,8 @@ async def test_the_softphone_gets_a_screen_pop_answers_and_both_hear(
         phone, settings, tmp_path, seconds=8, hold=1, record=True, caller=caller
     )
     assert offered["call"]["caller_number"] == caller and offered["call"]["queue"] == "support"
+    assert offered["call"]["ivr_path"] == ["wait"]
+    assert offered["call"]["customer"]["class"] == "new"
     assert api.get("/api/agents/me").json()["state"] == "on_call"
     report = await call
     ended = await phone.wait_for("ended", since=mark)
@@ -381,10 +393,7 @@ async def test_the_softphone_gets_a_screen_pop_answers_and_both_hear(
     heard = phone.save_heard(tmp_path / "softphone-heard.wav", start)
     assert seconds_of_tone(heard, CALLER_TONE) > 3
     # The conversation was recorded (the queue records): both voices, as long as the talk.
-    recording, record = _recording(admin, record, tmp_path)
-    assert abs(record["recording_seconds"] - record["talk_seconds"]) < 1.0, record
-    assert seconds_of_tone(recording, CALLER_TONE, share=0.1) > 3
-    assert seconds_of_tone(recording, AGENT_TONE, share=0.1) > 3
+    _recorded_as_talked(admin, record, tmp_path, {CALLER_TONE: 3, AGENT_TONE: 3})
 
 
 async def test_the_softphone_hangs_up_and_the_line_stays_ready(
@@ -544,10 +553,7 @@ async def test_a_transfer_to_a_queue_reaches_its_agent_through_routing(
     assert record["transfers"] == 1 and record["disposition"] == "completed"
     assert {"transfer.queue", "transferred"} <= set(_types(events))
     # One recording for the whole call: cat's part, then bob's.
-    recording, record = _recording(admin, record, tmp_path)
-    assert abs(record["recording_seconds"] - record["talk_seconds"]) < 1.5, record
-    assert seconds_of_tone(recording, AGENT_TONE, share=0.1) > 1
-    assert seconds_of_tone(recording, COLLEAGUE_TONE, share=0.1) > 3
+    _recorded_as_talked(admin, record, tmp_path, {AGENT_TONE: 1, COLLEAGUE_TONE: 3}, within=1.5)
 
 
 async def test_a_transfer_to_a_named_colleague_rings_them_not_the_queue(
@@ -615,3 +621,109 @@ async def test_a_dialed_number_nobody_answers_is_recorded_as_unanswered(cat, adm
     record = admin.get(f"/api/calls/{ended['call_id']}").json()
     assert record["disposition"] == "unanswered" and record["direction"] == "internal"
     await eventually(lambda: api.get("/api/agents/me").json()["state"] == "available")
+
+
+async def test_a_private_consult_then_the_caller_is_handed_over(
+    floor, cat, admin, settings, tmp_path
+):
+    _, phone = cat
+    bob = floor["bob"]
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=40, hold=1, record=True)
+    await asyncio.sleep(2)  # cat and the caller talk
+    bob_mark = bob.phone.mark()
+    await phone.send({"type": "consult", "extension": bob.phone.user})
+    await bob.phone.answer(since=bob_mark)
+    assert (await phone.wait_for("party", since=mark))["joined"] is True
+    consult_from = len(phone.heard)
+    await asyncio.sleep(4)  # cat and bob, the caller on hold
+    consult_to = len(phone.heard)
+    await phone.send({"type": "complete_transfer"})
+    assert (await phone.wait_for("ended", since=mark))["by"] == "agent"
+    await asyncio.sleep(4)  # the caller and bob
+    await bob.phone.hangup()
+    report = await call
+    consulted = phone.save_heard(tmp_path / "consult.wav", consult_from, consult_to)
+    assert seconds_of_tone(consulted, COLLEAGUE_TONE) > 2  # cat heard bob …
+    assert seconds_of_tone(consulted, CALLER_TONE, share=0.1) < 0.5  # … and not the caller
+    await bob.phone.wait_event("CALL_CLOSED", since=bob_mark)
+    # Bob heard the caller only once handed over (about 4 s, not the 8 s of his call).
+    assert 2 < seconds_of_tone(bob.heard(), CALLER_TONE, share=0.1) < 6
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE, share=0.1) > 2  # then talked to bob
+    assert seconds_of_tone(report.heard, AGENT_TONE, share=0.1) < 4.5  # not during consult
+    record, events = _timeline(admin, report)
+    assert record["transfers"] == 1 and record["ended_by"] == "transfer_target"
+    assert {"consult", "hold", "unhold", "conference.joined"} <= set(_types(events))
+
+
+async def test_a_consult_cancelled_brings_the_caller_back(floor, cat, admin, settings, tmp_path):
+    _, phone = cat
+    bob = floor["bob"]
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=1)
+    bob_mark = bob.phone.mark()
+    await phone.send({"type": "consult", "extension": bob.phone.user})
+    await bob.phone.answer(since=bob_mark)
+    await phone.wait_for("party", since=mark)
+    back = phone.mark()
+    await phone.send({"type": "cancel_consult"})
+    assert (await phone.wait_for("held", since=back))["on"] is False  # bob hung up
+    await bob.phone.wait_event("CALL_CLOSED", since=bob_mark)
+    after = len(phone.heard)
+    await asyncio.sleep(3)
+    assert seconds_of_tone(phone.save_heard(tmp_path / "back.wav", after), CALLER_TONE) > 1.5
+    await phone.send({"type": "hangup"})
+    record, _ = _timeline(admin, await call)
+    assert record["transfers"] == 0 and record["ended_by"] == "agent"
+
+
+# ---- last in the module: these kill and restart the module's server ----------------------
+
+
+async def test_a_desk_phone_conversation_outlives_a_controller_crash(
+    floor, admin, server, settings, tmp_path
+):
+    bob = floor["bob"]
+    bob.choose("available")
+    mark = bob.phone.mark()
+    call = asyncio.create_task(
+        place_call(settings, "400", audio=await _caller_tone(tmp_path, 30), hold=5, record=True)
+    )
+    await bob.phone.answer(since=mark)
+    await asyncio.sleep(2)
+    server.kill()
+    await asyncio.sleep(2)  # no controller: Asterisk's bridge carries the audio alone
+    server.start()
+    await eventually(lambda: bob.state() == ("on_call", ""), within=10)  # taken back
+    await asyncio.sleep(2)
+    await bob.phone.hangup()  # and a hang-up after the restart ends it properly
+    report = await call
+    assert report.hung_up_by == "pbx", report
+    assert report.heard is not None and longest_silence(report.heard) < 1.0
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE) > 5
+    record, events = _timeline(admin, report)
+    assert record["ended_by"] == "agent" and record["agent_id"] == bob.id
+    assert record["disposition"] == "completed" and record["talk_seconds"] > 5, record
+    assert _types(events).count("adopted") == 1
+    await eventually(lambda: bob.state() == ("available", ""), within=5)
+
+
+async def test_a_softphone_conversation_resumes_when_the_desktop_reconnects(
+    floor, cat, admin, server, settings, tmp_path
+):
+    _, phone = cat
+    call, _, _ = await _answered(phone, settings, tmp_path, seconds=40, hold=1)
+    await asyncio.sleep(2)
+    server.kill()
+    await asyncio.sleep(1)
+    server.start()
+    resumed = phone.mark()
+    await phone.reconnect()  # the desktop reconnects by itself; the caller heard music
+    assert (await phone.wait_for("connected", since=resumed))["task_id"]
+    after = len(phone.heard)
+    await asyncio.sleep(3)
+    assert seconds_of_tone(phone.save_heard(tmp_path / "resumed.wav", after), CALLER_TONE) > 2
+    await phone.send({"type": "hangup"})
+    record, events = _timeline(admin, await call)
+    assert record["ended_by"] == "agent"
+    assert _types(events).count("adopted") == 1
+    assert {"hold", "unhold"} <= set(_types(events))  # music until the desktop was back

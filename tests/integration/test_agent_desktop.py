@@ -141,6 +141,8 @@ def test_answer_hear_hang_up_and_wrap_up_in_the_browser(page, server, settings, 
     page.wait_for_selector("#offer:not([hidden])", timeout=30000)
     assert page.inner_text("#offer-number") == CALLER
     assert "topic = billing" in page.inner_text("#offer-variables")  # set in the IVR
+    assert page.inner_text("#offer-path") == "topic → wait"
+    assert "new" in page.inner_text("#offer-customer")  # a first call: a new profile
     page.click("#accept")
     page.wait_for_selector("#call:not([hidden])", timeout=10000)
     page.wait_for_selector("#state[data-state=on_call]")

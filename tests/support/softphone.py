@@ -68,15 +68,33 @@ class HeadlessSoftphone:
 
     async def connect(self) -> None:
         """Open the line: offer, answer, and wait until the controller says it is ready."""
+        since = self.mark()
         self._ws = await websockets.connect(self.url)
         self._tasks.append(asyncio.create_task(self._read()))
         self._pc.addTrack(ToneTrack(self.tone))
         self._pc.on("track", self._on_track)
         await self._pc.setLocalDescription(await self._pc.createOffer())
         await self.send({"type": "offer", "sdp": self._pc.localDescription.sdp})
-        answer = await self.wait_for("answer")
+        answer = await self.wait_for("answer", since=since)
         await self._pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-        await self.wait_for("ready")
+        await self.wait_for("ready", since=since)
+
+    async def reconnect(self, within: float = 30.0) -> None:
+        """What the desktop does when its line drops (a controller restart): a new peer
+        and websocket, retried until the server takes them. What was heard is kept."""
+        await self.close()
+        self._pc = RTCPeerConnection()
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                await self.connect()
+                return
+            except (OSError, websockets.InvalidStatus):
+                if time.monotonic() > deadline:
+                    raise
+                await self.close()
+                self._pc = RTCPeerConnection()
+                await asyncio.sleep(0.5)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self._tasks.append(asyncio.create_task(self._listen(track)))
@@ -124,3 +142,4 @@ class HeadlessSoftphone:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -22,7 +22,7 @@ def test_a_shift_adds_up_time_in_each_state():
 @pytest.mark.parametrize(
     ("start", "to"),
     [
-        (AgentState.OFFLINE, AgentState.ON_CALL),
+        (AgentState.OFFLINE, AgentState.OFFERED),  # offers go to agents who are in
         (AgentState.OFFLINE, AgentState.WRAP_UP),
         (AgentState.ON_CALL, AgentState.OFFLINE),  # hang up first
         (AgentState.ON_CALL, AgentState.OFFERED),
@@ -33,6 +33,14 @@ def test_forbidden_moves_are_refused(start, to):
     with pytest.raises(InvalidTransition):
         p.change(to, 1)
     assert p.state == start
+
+
+def test_an_agent_found_talking_after_a_restart_goes_on_call_from_offline():
+    # The restarted controller's floor starts empty; the conversation it adopts says
+    # the agent is on a call, and nothing may be offered to them on the way there.
+    p = Presence(agent_id=1, since=0.0)
+    p.change(AgentState.ON_CALL, 1)
+    assert p.state == AgentState.ON_CALL
 
 
 def test_a_break_needs_a_reason_code():
