@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     recordings_dir: Path | None = None
     # The controller's address as Asterisk reaches it: softphone media legs send RTP here.
     softphone_media_host: str = "127.0.0.1"
+    # After a restart, how long a caller waits on music for their agent's desktop to
+    # reconnect before going back to the queue.
+    softphone_rejoin_seconds: float = Field(default=30.0, gt=0, le=600)
     pbx_boot_timeout: float = Field(default=60.0, gt=0)
     # Project files Asterisk must read (prompts, flows' media); synced into the instance.
     media_dir: Path = Field(default_factory=default_media_dir)

@@ -187,6 +187,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         softphones=softphones,
         recorder=Recorder(ari, spool, settings.recordings_path),
         requeue=controller.requeue,
+        rejoin_seconds=settings.softphone_rejoin_seconds,
     )
     services.routing.ringer = legs
     controller.adopt_conversation = legs.adopt

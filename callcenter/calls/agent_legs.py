@@ -49,7 +49,6 @@ from callcenter.tasks import SerialExecutor, TaskSupervisor
 
 log = logging.getLogger(__name__)
 
-REJOIN_SECONDS = 30  # for a softphone to reconnect after a restart, the caller on music
 DIAL_SECONDS = 45  # an agent's own call rings this long before it counts as unanswered
 RING_GRACE_SECONDS = 5  # Asterisk's own no-answer limit, beyond routing's ring timeout
 GONE_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed"})
@@ -137,9 +136,11 @@ class AgentLegs:
         softphones: Softphones | None = None,
         recorder: Recorder | None = None,
         requeue: Requeue | None = None,
+        rejoin_seconds: float = 30.0,
     ) -> None:
         self.ari = ari
         self.requeue = requeue
+        self.rejoin_seconds = rejoin_seconds  # for a softphone after a restart
         self.recorder = recorder
         self.softphones = softphones
         if softphones is not None:
@@ -684,7 +685,7 @@ class AgentLegs:
         A desk phone's leg carried on by itself. A softphone's media leg went with the
         old process: the caller hears music until the agent's desktop reconnects (it
         does so by itself) and its new line joins the bridge; if it does not within
-        REJOIN_SECONDS, the caller goes back to the queue.
+        `rejoin_seconds`, the caller goes back to the queue.
         """
         assert call.id is not None
         members = [c for c in bridge.get("channels", []) if c != call.channel_id]
@@ -721,7 +722,7 @@ class AgentLegs:
         if talk.softphone:  # its audio went with the old process: music until it rejoins
             await self._hold(talk, True)
             self._rejoin_timers[talk.agent_id] = asyncio.get_running_loop().call_later(
-                REJOIN_SECONDS, self._gave_up_rejoining, talk
+                self.rejoin_seconds, self._gave_up_rejoining, talk
             )
         log.info("call %s adopted with agent %s in %s", call.id, call.agent_id, talk.bridge_id)
 

@@ -25,6 +25,9 @@ TEST_PORTS = {
     "rtp_port_end": 21999,
     "http_port": 18080,
 }
+# The carrier trunk goes to a "far end" on its own loopback address (a baresip that takes
+# any number, tests/integration/sip.py): calls out and transfers to numbers reach it.
+TEST_TRUNK = {"trunk_host": "127.0.0.5", "trunk_port": 15064}
 
 
 def pbx_test_settings(data_dir: object, **overrides: object) -> Settings:
@@ -35,6 +38,7 @@ def pbx_test_settings(data_dir: object, **overrides: object) -> Settings:
         "pbx_instance": "test",
         "pbx_boot_timeout": 30.0,
         **TEST_PORTS,
+        **TEST_TRUNK,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -57,15 +57,20 @@ class Baresip:
         registrar: str,
         audio: Path,
         dump_dir: Path | None = None,
+        far_end: tuple[str, int] | None = None,
     ) -> None:
         self.workdir = workdir
+        # A far end (a customer's phone beyond the carrier trunk): it listens on this
+        # address, registers nowhere, and takes calls to its number (`user`).
+        self.far_end = far_end
         self.dump_dir = dump_dir  # with it, what the phone sends and hears is saved as WAVs
         self.user = user
         self.password = password
         self.registrar = registrar  # host:port of the PBX
         self.audio = audio
         self.ctrl_port = free_port()
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.host = far_end[0] if far_end else "127.0.0.1"
+        self.sip_port = far_end[1] if far_end else free_port(socket.SOCK_DGRAM)
         self.events: list[dict[str, Any]] = []
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.StreamReader | None = None
@@ -83,7 +88,7 @@ class Baresip:
             "\n".join(
                 [
                     "poll_method epoll",
-                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    f"sip_listen {self.host}:{self.sip_port}",
                     f"audio_source aufile,{self.audio}",
                     "audio_player alsa,null",
                     "audio_alert alsa,null",
@@ -100,10 +105,13 @@ class Baresip:
                 ]
             )
         )
-        (self.workdir / "accounts").write_text(
-            f"<sip:{self.user}@{self.registrar};transport=udp>;"
-            f"auth_pass={self.password};regint=300\n"
+        account = (
+            f"<sip:{self.user}@{self.far_end[0]}:{self.far_end[1]};transport=udp>;regint=0"
+            if self.far_end
+            else f"<sip:{self.user}@{self.registrar};transport=udp>;"
+            f"auth_pass={self.password};regint=300"
         )
+        (self.workdir / "accounts").write_text(account + "\n")
 
     async def start(self) -> None:
         if not shutil.which("baresip"):
@@ -146,6 +154,11 @@ class Baresip:
         data = json.dumps({"command": command, "params": params, "token": command}).encode()
         self._writer.write(str(len(data)).encode() + b":" + data + b",")
         await self._writer.drain()
+
+    def heard(self) -> Path:
+        """The WAV of what the phone received in its latest call (needs `dump_dir`)."""
+        assert self.dump_dir is not None
+        return max(self.dump_dir.glob("*-dec.wav"), key=lambda p: p.stat().st_mtime)
 
     def mark(self) -> int:
         """A place in the event list: `wait_event(kind, since=mark)` ignores what came before."""

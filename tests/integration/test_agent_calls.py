@@ -29,7 +29,8 @@ pytestmark = pytest.mark.asterisk
 
 ADMIN = ("queueadmin", "queue-admin-password")
 AGENT_PASSWORD = "agent-password-1"
-CALLER_TONE, AGENT_TONE, COLLEAGUE_TONE = 1000, 440, 700
+CALLER_TONE, AGENT_TONE, COLLEAGUE_TONE, CUSTOMER_TONE = 1000, 440, 700, 850
+CUSTOMER_NUMBER = "+8613912345678"  # the far end's, out beyond the carrier trunk
 
 ROUTING = """
 queues:
@@ -88,6 +89,7 @@ def settings(asterisk, tmp_path_factory):
             "flows_dir": flows,
             "routing_file": routing,
             "recordings_dir": recordings,
+            "softphone_rejoin_seconds": 8,  # the last test waits it out
         }
     )
 
@@ -125,8 +127,8 @@ def admin(server) -> Iterator[httpx.Client]:
 class Agent:
     """A person at a desk: an account on the desktop and a SIP phone on the desk."""
 
-    def __init__(self, name: str, api: httpx.Client, phone: Baresip, dumps: Path) -> None:
-        self.name, self.api, self.phone, self.dumps = name, api, phone, dumps
+    def __init__(self, name: str, api: httpx.Client, phone: Baresip) -> None:
+        self.name, self.api, self.phone = name, api, phone
         self.id = api.get("/api/agents/me").json()["user_id"]
 
     def state(self) -> tuple[str, str]:
@@ -142,8 +144,8 @@ class Agent:
             self.choose("offline")
 
     def heard(self) -> Path:
-        """The WAV of what the phone received in its latest call."""
-        return max(self.dumps.glob("*-dec.wav"), key=lambda p: p.stat().st_mtime)
+        """The WAV of what the desk phone received in its latest call."""
+        return self.phone.heard()
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,7 @@ async def agents(
             await phone.start()
             await _registered(asterisk, desk.extension)
             api = _client(server, name, AGENT_PASSWORD)
-            agent = Agent(name, api, phone, work / name / "heard")
+            agent = Agent(name, api, phone)
             skills = {"support": 5, **({"second_line": 1} if name == "bob" else {})}
             profile = {"extension": desk.extension, "skills": skills}
             admin.put(f"/api/agents/{agent.id}/profile", json=profile).raise_for_status()
@@ -676,6 +678,69 @@ async def test_a_consult_cancelled_brings_the_caller_back(floor, cat, admin, set
     assert record["transfers"] == 0 and record["ended_by"] == "agent"
 
 
+# ---- beyond the carrier trunk: a customer's phone at the far end ----------------------
+
+
+@pytest.fixture(scope="module")
+async def far_end(asterisk, tmp_path_factory) -> AsyncIterator[Baresip]:
+    """The phone of a customer out on the public network, reached through the trunk."""
+    work = tmp_path_factory.mktemp("far-end")
+    audio = await make_wav(work / "customer.wav", 600, CUSTOMER_TONE, tone_seconds=600)
+    settings = asterisk.settings
+    phone = Baresip(work, user=CUSTOMER_NUMBER, password="", registrar="", audio=audio,
+                    dump_dir=work / "heard",
+                    far_end=(settings.trunk_host, settings.trunk_port))  # fmt: skip
+    await phone.start()
+    # Asterisk qualifies the trunk (OPTIONS) and does not dial a contact that never
+    # answered: ask again now that the far end is up, as an operator would.
+    for _ in range(50):
+        await asyncio.to_thread(asterisk.cli, "pjsip qualify trunk")
+        contacts = await asyncio.to_thread(asterisk.cli, "pjsip show contacts")
+        if any("trunk/" in line and "Avail" in line for line in contacts.splitlines()):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the trunk's far end never answered OPTIONS")
+    yield phone
+    await phone.stop()
+
+
+async def test_the_dial_pad_calls_a_customer_through_the_trunk(cat, admin, far_end, tmp_path):
+    api, phone = cat
+    number = CUSTOMER_NUMBER
+    mark, far_mark = phone.mark(), far_end.mark()
+    await phone.send({"type": "dial", "number": number})
+    dialing = await phone.wait_for("dialing", since=mark)
+    await far_end.answer(since=far_mark)
+    await phone.wait_for("connected", since=mark)
+    start = len(phone.heard)
+    await asyncio.sleep(3)
+    await phone.send({"type": "hangup"})
+    await far_end.wait_event("CALL_CLOSED", since=far_mark)
+    assert seconds_of_tone(phone.save_heard(tmp_path / "out.wav", start), CUSTOMER_TONE) > 2
+    assert seconds_of_tone(far_end.heard(), AGENT_TONE) > 2
+    record = admin.get(f"/api/calls/{dialing['call_id']}").json()
+    assert (record["direction"], record["dialed_number"]) == ("outbound", number)
+    assert record["customer_id"] is not None  # the customer called, not the agent
+    assert record["agent_id"] == api.get("/api/agents/me").json()["user_id"]
+
+
+async def test_a_blind_transfer_to_an_outside_number(floor, cat, admin, far_end, settings,
+                                                     tmp_path):  # fmt: skip
+    _, phone = cat
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=20, hold=1, record=True)
+    far_mark = far_end.mark()
+    await phone.send({"type": "transfer", "number": CUSTOMER_NUMBER})
+    assert (await phone.wait_for("ended", since=mark))["by"] == "transfer"
+    await far_end.answer(since=far_mark)
+    report = await call
+    assert report.heard is not None and seconds_of_tone(report.heard, CUSTOMER_TONE) > 3
+    await far_end.wait_event("CALL_CLOSED", since=far_mark)
+    assert seconds_of_tone(far_end.heard(), CALLER_TONE) > 3
+    record, events = _timeline(admin, report)
+    assert record["disposition"] == "transferred" and "transfer.number" in _types(events)
+
+
 # ---- last in the module: these kill and restart the module's server ----------------------
 
 
@@ -727,3 +792,25 @@ async def test_a_softphone_conversation_resumes_when_the_desktop_reconnects(
     assert record["ended_by"] == "agent"
     assert _types(events).count("adopted") == 1
     assert {"hold", "unhold"} <= set(_types(events))  # music until the desktop was back
+
+
+async def test_a_caller_whose_agent_does_not_come_back_returns_to_the_queue(
+    floor, cat, admin, server, settings, tmp_path
+):
+    _, phone = cat
+    bob = floor["bob"]
+    call, _, _ = await _answered(phone, settings, tmp_path, seconds=40, hold=1, record=True)
+    await asyncio.sleep(1)
+    server.kill()
+    await phone.close()  # cat's desktop is gone for good
+    server.start()
+    bob.choose("available")  # the restarted floor starts empty: bob logs in again
+    mark = bob.phone.mark()
+    await bob.phone.answer(within=20, since=mark)  # after the rejoin wait, the queue rings him
+    await asyncio.sleep(3)
+    await bob.phone.hangup()
+    report = await call
+    assert report.heard is not None and seconds_of_tone(report.heard, COLLEAGUE_TONE) > 2
+    record, events = _timeline(admin, report)
+    assert record["agent_id"] == bob.id and record["transfers"] == 1
+    assert "transfer.queue" in _types(events)
