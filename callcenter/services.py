@@ -190,6 +190,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         rejoin_seconds=settings.softphone_rejoin_seconds,
     )
     services.routing.ringer = legs
+    softphones.answering = legs
     controller.adopt_conversation = legs.adopt
     controller.attach()
     legs.attach()

@@ -85,7 +85,7 @@ class CallController:
         self.clock = clock or Clock()
         self._supervisor = supervisor
         self.live: dict[str, LiveCall] = {}
-        # agent_legs.py's: take back a conversation found going on after a restart.
+        # adoption.py's: take back a conversation found going on after a restart.
         self.adopt_conversation: AdoptConversation | None = None
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failsafe)
         self._handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {
@@ -325,7 +325,7 @@ class CallController:
         Runs after every ARI (re)connect, including a restart of the controller: calls
         already in Asterisk keep their audio meanwhile and are adopted here; records
         whose channel vanished while nobody watched are closed as `lost`. A caller who
-        was talking to an agent stays in that conversation (agent_legs.py takes it back);
+        was talking to an agent stays in that conversation (calls/adoption.py takes it back);
         an agent's own call is theirs too.
         """
         present = {c.id: c for c in await self._app_channels()}
@@ -370,7 +370,7 @@ class CallController:
         return [c for c in channels if c.stasis_app == self.app and not is_helper_name(c.name)]
 
     async def _talking(self) -> dict[str, dict[str, Any]]:
-        """Conversations going on in Asterisk (agent_legs.py's bridges), by each member."""
+        """Conversations going on in Asterisk (calls/conversations.py's bridges), by each member."""
         bridges = [b for b in await self.ari.list_bridges() if is_talk_bridge(b.get("id", ""))]
         return {channel: b for b in bridges for channel in b.get("channels", [])}
 

@@ -29,13 +29,13 @@ from typing import Any
 HELPER_MARKER = "helper"
 HELPER_FIRST_ARGS = frozenset({HELPER_MARKER, "snoop", "media"})
 HELPER_NAME_PREFIXES = ("Snoop/", "UnicastRTP/", "AudioSocket/", "WebSocket/")
-# Channel ids of the legs that ring agents' phones (calls/agent_legs.py): their events
+# Channel ids of the legs that ring agents' phones (calls/conversations.py): their events
 # are that module's, never a call of their own.
 AGENT_LEG_PREFIX = "agent-"
 MEDIA_LEG_PREFIX = f"{AGENT_LEG_PREFIX}media-"  # a softphone line's persistent media leg
 GUEST_LEG_PREFIX = f"{AGENT_LEG_PREFIX}guest-"  # a third party called into a conversation
 OWN_CALL_PREFIX = f"{AGENT_LEG_PREFIX}out-"  # whom an agent dialed
-# Bridges of callers and agents talking (calls/agent_legs.py): an answered queue call's,
+# Bridges of callers and agents talking (calls/conversations.py): an answered queue call's,
 # and an agent's own call's.
 TALK_BRIDGE_PREFIXES = ("talk-", "dial-")
 
