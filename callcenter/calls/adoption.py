@@ -14,7 +14,7 @@ from callcenter.calls.models import Call
 from callcenter.calls.targets import Target
 from callcenter.pbx.ari import quietly
 from callcenter.pbx.channels import GUEST_LEG_PREFIX, MEDIA_LEG_PREFIX, OWN_CALL_PREFIX
-from callcenter.routing.model import Task
+from callcenter.routing.model import Task, call_task_id
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,13 @@ class Adoption(Conversations):
         if call.agent_id is None or call.channel_id in self._talks:
             return
         outbound = call.channel_id.startswith(OWN_CALL_PREFIX)
-        lane = f"out-{call.id}" if outbound else f"call-{call.id}"
         number = call.dialed_number if outbound else call.caller_number
         data = {"call_id": call.id, "channel_id": call.channel_id, "caller_number": number}
         talked = bridge_age(bridge)  # since the bridge was made, at the answer
+        task_id = call_task_id(call.id, own=outbound)
+        task = Task(id=task_id, queue=call.queue or "", customer_id=call.customer_id, data=data)
         talk = Conversation(
-            task=Task(id=lane, queue=call.queue or "", customer_id=call.customer_id, data=data),
+            task=task,
             agent_id=call.agent_id,
             caller=call.channel_id,
             agent=agent_leg,
@@ -80,15 +81,12 @@ class Adoption(Conversations):
     async def _rejoin(self, talk: Conversation, channel_id: str) -> None:
         if talk.ended:
             return
-        old = talk.agent
-        self._legs.pop(old, None)
-        self._talks.pop(old, None)
+        await self._drop_dead_leg(talk)
         talk.agent = channel_id
         self._legs[channel_id] = Leg(
             channel_id, talk.task, talk.agent_id, answered=True, persistent=True
         )
         self._talks[channel_id] = talk
-        await quietly(self.ari.hangup(old))
         await self.ari.add_to_bridge(talk.bridge_id, channel_id)
         message = {"type": "connected", "task_id": talk.task.id, "call_id": talk.call_id}
         await self._tell(talk.agent_id, message)
@@ -103,12 +101,16 @@ class Adoption(Conversations):
         queue can take them, the call ends cleanly rather than on music forever)."""
         if talk.ended:
             return
-        dead = talk.agent
-        self._legs.pop(dead, None)
-        self._talks.pop(dead, None)
-        await quietly(self.ari.hangup(dead))  # the old line's leg: nobody behind it
+        await self._drop_dead_leg(talk)
         back_to_queue = Target("queue", talk.task.queue)
         if talk.own_call or self._refusal(talk, back_to_queue):
             await self._end(talk, by="system")
         else:
             await self._routed_transfer(talk, back_to_queue)
+
+    async def _drop_dead_leg(self, talk: Conversation) -> None:
+        """The old line's media leg: nobody behind it. Forgotten first, so its end is not
+        taken for the agent hanging up."""
+        self._legs.pop(talk.agent, None)
+        self._talks.pop(talk.agent, None)
+        await quietly(self.ari.hangup(talk.agent))

@@ -41,7 +41,7 @@ from callcenter.pbx.channels import (
     event_channel_id,
     helper_args,
 )
-from callcenter.routing.model import Offer, Task
+from callcenter.routing.model import Offer, Task, call_task_id
 from callcenter.routing.service import RoutingService
 from callcenter.softphone.lines import Softphones
 from callcenter.tasks import SerialExecutor, TaskSupervisor
@@ -89,7 +89,7 @@ class Dialing:
 
     @property
     def lane(self) -> str:
-        return f"out-{self.call_id}"
+        return call_task_id(self.call_id, own=True)
 
 
 @dataclass
@@ -587,6 +587,10 @@ class Conversations:
         if talk.held_since is not None:
             seconds, talk.held_since = time.monotonic() - talk.held_since, None
             await self.calls.held(talk.call_id, seconds=seconds)
+
+    def _dialing_of(self, agent_id: int) -> Dialing | None:
+        """The agent's own call while it still rings (own_calls.py)."""
+        return next((d for d in self._dialing.values() if d.agent_id == agent_id), None)
 
     def _talk_of(self, agent_id: int) -> Conversation | None:
         talks = self._talks.values()

@@ -43,7 +43,7 @@ class OwnCalls(Conversations):
 
     async def hang_up(self, agent_id: int) -> None:
         """Hanging up while it still rings gives up the call."""
-        dialing = next((d for d in self._dialing.values() if d.agent_id == agent_id), None)
+        dialing = self._dialing_of(agent_id)
         if dialing is None:
             await super().hang_up(agent_id)
         else:
@@ -64,9 +64,9 @@ class OwnCalls(Conversations):
         No offers reach the agent meanwhile; afterwards they are back where they were.
         """
         line = self.softphones.line(agent_id) if self.softphones else None
-        if line is None or line.channel_id is None:
-            return
-        if self._talk_of(agent_id) or any(d.agent_id == agent_id for d in self._dialing.values()):
+        if line is None:
+            return  # only a ready line dials
+        if self._talk_of(agent_id) or self._dialing_of(agent_id):
             await self._tell(agent_id, {"type": "error", "message": "dial: already on a call"})
             return
         back = await self.routing.dialing_out(agent_id)

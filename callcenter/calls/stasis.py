@@ -356,7 +356,7 @@ class CallController:
                 )
         for channel in present.values():
             if channel.id.startswith(AGENT_LEG_PREFIX):
-                if not any(channel.id in b["channels"] for b in talking.values()):
+                if channel.id not in talking:
                     # An agent's leg the old process left behind (a softphone line's
                     # media leg, a ring nobody answered): nothing uses it any more.
                     await quietly(self.ari.hangup(channel.id))

@@ -22,7 +22,7 @@ from callcenter.ivr import model as m
 from callcenter.ivr.engine import CallEnded, QueueRequest, QueueResult
 from callcenter.ivr.speech import RecordingRecognizer
 from callcenter.pbx.ari import AriClient, AriNotFound, quietly
-from callcenter.routing.model import Overflowed, Task
+from callcenter.routing.model import Overflowed, Task, call_task_id
 from callcenter.routing.rules import region_for_number
 from callcenter.routing.service import Connected, Outcome, RoutingService
 
@@ -364,7 +364,7 @@ def _recording_summary(recording: Mapping[str, Any]) -> dict[str, Any]:
 
 def _task(call_id: int, channel_id: str, request: QueueRequest) -> Task:
     return Task(
-        id=f"call-{call_id}",
+        id=call_task_id(call_id),
         queue=request.queue,
         channel="voice",
         skills={skill: 1 for skill in request.skills},

@@ -86,6 +86,12 @@ class Task:
     declined_by: set[int] = field(default_factory=set)
 
 
+def call_task_id(call_id: int, *, own: bool = False) -> str:
+    """The id of a call's task: a queued call's routing task, or (`own`) an agent's own
+    call, which routing never holds but whose conversation is kept under it too."""
+    return f"{'out' if own else 'call'}-{call_id}"
+
+
 @dataclass(frozen=True)
 class Offer:
     """The router's decision: ring `agent_id` with `task` until the queue's ring timeout."""

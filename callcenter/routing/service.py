@@ -178,20 +178,16 @@ class RoutingService:
         presence = self.agents.presence(agent_id)
         if presence.state in (AgentState.OFFLINE, AgentState.OFFERED, AgentState.ON_CALL):
             return None
-        if self.router.knows(agent_id):
-            self.router.set_not_ready(agent_id)
-        timer = self._wrap_ups.pop(agent_id, None)
-        if timer is not None:
-            timer.cancel()
         back = (presence.state, presence.reason)
-        if presence.state == AgentState.WRAP_UP:  # its timer is gone: ready after the call
+        if presence.state == AgentState.WRAP_UP:  # its timer goes: ready after the call
             back = (AgentState.AVAILABLE, "")
-        await self._set(agent_id, AgentState.ON_CALL)
+        self._cancel_wrap_up(agent_id)
+        await self.adopted(agent_id)
         return back
 
     async def adopted(self, agent_id: int) -> None:
-        """The agent was found talking after a restart (this process's floor starts
-        empty): on a call, so no offers until it ends."""
+        """The agent talks on a call routing did not give them (their own, or one found
+        going on after a restart): on a call, so no offers until it ends."""
         if self.router.knows(agent_id):
             self.router.set_not_ready(agent_id)
         await self._set(agent_id, AgentState.ON_CALL)
@@ -238,6 +234,11 @@ class RoutingService:
         self._ringing.pop(task_id, None)
         self._supervisor.spawn(self.missed(task_id), name=f"routing-missed:{task_id}")
 
+    def _cancel_wrap_up(self, agent_id: int) -> None:
+        timer = self._wrap_ups.pop(agent_id, None)
+        if timer is not None:
+            timer.cancel()
+
     def _wrap_up_over(self, agent_id: int) -> None:
         self._wrap_ups.pop(agent_id, None)
         if self.agents.presence(agent_id).state == AgentState.WRAP_UP:
@@ -275,9 +276,7 @@ class RoutingService:
         if not self.router.knows(agent_id):
             self.router.login((await self.agents.agent(agent_id)).profile, self._now())
         if state == AgentState.AVAILABLE:
-            timer = self._wrap_ups.pop(agent_id, None)
-            if timer is not None:
-                timer.cancel()
+            self._cancel_wrap_up(agent_id)
             await self._carry_out(self.router.set_ready(agent_id, self._now()))
         elif state in (AgentState.BREAK, AgentState.WRAP_UP):
             self.router.set_not_ready(agent_id)
