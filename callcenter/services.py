@@ -105,7 +105,7 @@ async def running_services(
         routing_config = await asyncio.to_thread(load_routing, settings.routing_file)
         routing_tasks = TaskSupervisor("routing")
         stack.push_async_callback(routing_tasks.stop)
-        routing = RoutingService(routing_config, agents, clock, routing_tasks)
+        routing = RoutingService(routing_config, agents, clock, routing_tasks, bus=bus)
         routing.start()
         services = Services(
             settings=settings,

@@ -104,6 +104,7 @@ class Conversation:
     softphone: bool = False
     recording: str = ""  # the live recording's name, when the queue records
     held_since: float | None = None  # monotonic, while the caller is on hold
+    held: float = 0.0  # seconds on hold so far: talk time leaves them out
     guests: set[str] = field(default_factory=set)  # third parties in the bridge
     agent_left: bool = False  # the agent hung up a conference: the others talk on
     consulting: bool = False  # the caller on hold while the agent talks to a third party
@@ -367,7 +368,7 @@ class Conversations:
         self._talks.pop(talk.agent, None)
         self._legs.pop(talk.agent, None)
         await self._unheld(talk)  # hung up while on hold
-        seconds = time.monotonic() - talk.started
+        seconds = time.monotonic() - talk.started - talk.held
         await self.calls.talk_ended(talk.call_id, seconds=seconds, by=by)
         if talk.softphone:  # the media leg stays up, out of this call
             await quietly(self.ari.remove_from_bridge(talk.bridge_id, talk.agent))
@@ -379,7 +380,7 @@ class Conversations:
         if talk.back is not None:
             await self.routing.dialed_out(talk.agent_id, talk.back)
         else:
-            await self.routing.finished(talk.task.id, seconds)
+            await self.routing.finished(talk.task.id, seconds + talk.held)
 
     # ---- blind transfer: the caller goes on elsewhere, the agent is free -------------
 
@@ -586,6 +587,7 @@ class Conversations:
     async def _unheld(self, talk: Conversation) -> None:
         if talk.held_since is not None:
             seconds, talk.held_since = time.monotonic() - talk.held_since, None
+            talk.held += seconds
             await self.calls.held(talk.call_id, seconds=seconds)
 
     def _dialing_of(self, agent_id: int) -> Dialing | None:

@@ -59,7 +59,7 @@ class Call(SQLModel, table=True):
     queue: str | None = Field(default=None, max_length=64)
     queue_seconds: float | None = None  # waiting in queues, until an agent or the end
     ring_seconds: float | None = None  # the answering agent's phone rang this long
-    talk_seconds: float | None = None  # caller and agent connected
+    talk_seconds: float | None = None  # caller and agent connected, hold left out
     hold_seconds: float | None = None
     wrap_up_seconds: float | None = None  # from the end of the talk to the wrap-up form
     abandoned: bool = False  # the caller hung up while waiting for an agent

@@ -278,7 +278,7 @@ class AriCallPort:
             raise
         finally:
             if not outcome.done():  # the caller left, or the flow's own limit came
-                await self.routing.cancel(task.id)
+                await self.routing.cancel(task.id, abandoned=position is not None)
             if self.on_queue_left is not None:
                 waited = time.monotonic() - started
                 await self.on_queue_left(queue, waited, position is not None, position)

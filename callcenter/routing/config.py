@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import ErrorDetails
 
 from callcenter.ivr.loader import FlowError, PathKey, Problem, SourceMap, parse, suggest
+from callcenter.metrics import ServiceLevel
 from callcenter.routing.model import Overflow, OverflowKind, QueueSpec, Strategy
 from callcenter.routing.rules import ATTRIBUTES, Rule
 
@@ -45,6 +46,18 @@ class OverflowConfig(_Strict):
         return self
 
 
+class ServiceLevelConfig(_Strict):
+    """`{seconds: 20, target: 80}`: 80 % of contacts answered within 20 seconds."""
+
+    seconds: Seconds = 20.0
+    target: Annotated[float, Field(gt=0, le=100)] = 80.0
+    abandoned: Literal["counted", "ignored"] = "counted"
+    short_abandon: Annotated[float, Field(ge=0, le=600)] = 5.0
+
+    def objective(self) -> ServiceLevel:
+        return ServiceLevel(self.seconds, self.target / 100, self.abandoned, self.short_abandon)
+
+
 class QueueConfig(_Strict):
     channel: Literal["voice", "chat"] = "voice"
     skills: dict[str, Level] = {}
@@ -61,6 +74,7 @@ class QueueConfig(_Strict):
     music_on_hold: str = "default"
     announce_every: Annotated[float, Field(ge=0, le=3600)] = 30.0
     handle_seconds: Seconds = 180.0
+    service_level: ServiceLevelConfig = ServiceLevelConfig()
 
     def spec(self, name: str) -> QueueSpec:
         overflow = None
@@ -73,6 +87,7 @@ class QueueConfig(_Strict):
             max_wait=self.max_wait, max_length=self.max_length, overflow=overflow,
             record=self.record, music_on_hold=self.music_on_hold,
             announce_every=self.announce_every, default_handle_seconds=self.handle_seconds,
+            service_level=self.service_level.objective(),
         )  # fmt: skip
 
 

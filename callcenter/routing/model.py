@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from callcenter.metrics import ServiceLevel
+
 
 class Strategy(StrEnum):
     """How a queue picks among the agents ready for it."""
@@ -51,6 +53,7 @@ class QueueSpec:
     music_on_hold: str = "default"
     announce_every: float = 30.0  # position / estimated wait announcement period
     default_handle_seconds: float = 180.0  # the estimate until real handle times exist
+    service_level: ServiceLevel = field(default_factory=ServiceLevel)  # 80/20 unless set
 
 
 @dataclass

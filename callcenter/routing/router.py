@@ -276,6 +276,9 @@ class Router:
 
     # ---- what callers are told -----------------------------------------------------
 
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self._tasks
+
     def position(self, task_id: str) -> int:
         """1 for the next task to be offered in its queue."""
         task = self._tasks.get(task_id)

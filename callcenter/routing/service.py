@@ -16,11 +16,13 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from callcenter.agents.service import AgentService
 from callcenter.agents.state import AgentState
 from callcenter.clock import Clock
+from callcenter.events import Event, EventBus
+from callcenter.metrics import VisitOutcome
 from callcenter.routing.config import Routing
 from callcenter.routing.model import Offer, Overflowed, OverflowKind, Queued, Task
 from callcenter.routing.router import Decision, Router, UnknownTask
@@ -56,7 +58,9 @@ class RoutingService:
         agents: AgentService,
         clock: Clock,
         supervisor: TaskSupervisor,
+        *,
         ringer: Ringer | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.router = Router(routing.queues)
         self.rules = routing.rules
@@ -64,6 +68,8 @@ class RoutingService:
         self.agents = agents
         self.clock = clock
         self.ringer = ringer
+        self.bus = bus
+        self._visits: dict[str, tuple[Task, float]] = {}  # waiting in a queue since
         self._supervisor = supervisor
         self._outcomes: dict[str, asyncio.Future[Outcome]] = {}
         self._ringing: dict[str, asyncio.TimerHandle] = {}
@@ -94,13 +100,19 @@ class RoutingService:
                        priority=task.priority + decided.priority)  # fmt: skip
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._outcomes[task.id] = outcome
+        await self._joined(task)
         await self._carry_out([self.router.enqueue(task, self._now())])
         return outcome
 
-    async def cancel(self, task_id: str) -> None:
-        """The customer left while waiting or ringing."""
+    async def cancel(self, task_id: str, *, abandoned: bool = True) -> None:
+        """The customer left while waiting or ringing (`abandoned`), or whoever submitted
+        the task took it back (an IVR flow's own time limit: an overflow for reports)."""
         offer = self.router.offer_of(task_id)
         self._stop_timer(task_id)
+        if task_id in self._visits:
+            outcome = VisitOutcome.ABANDONED if abandoned else VisitOutcome.OVERFLOWED
+            position = self.router.position(task_id) if self.router.has_task(task_id) else None
+            await self._left(task_id, outcome, position=position)
         decisions = self.router.cancel(task_id, self._now())
         self._outcomes.pop(task_id, None)
         if offer is not None:
@@ -119,6 +131,7 @@ class RoutingService:
             return None
         self._stop_timer(task_id)
         accepted = self.router.accept(task_id, self._now())
+        await self._left(task_id, VisitOutcome.ANSWERED, agent_id=accepted)
         await self._set(accepted, AgentState.ON_CALL)
         outcome = self._outcomes.pop(task_id, None)
         if outcome is not None and not outcome.done():
@@ -202,6 +215,35 @@ class RoutingService:
     def estimated_wait(self, task_id: str) -> float:
         return self.router.estimated_wait(task_id)
 
+    # ---- queue visits: what the wallboard and the reports count ---------------------
+
+    async def _joined(self, task: Task) -> None:
+        self._visits[task.id] = (task, self._now())
+        await self._publish("queue.joined", task, {})
+
+    async def _left(
+        self,
+        task_id: str,
+        outcome: VisitOutcome,
+        *,
+        agent_id: int | None = None,
+        position: int | None = None,
+        to: str | None = None,
+    ) -> None:
+        visit = self._visits.pop(task_id, None)
+        if visit is None:
+            return
+        task, since = visit
+        data = {"outcome": str(outcome), "waited": round(self._now() - since, 3),
+                "agent_id": agent_id, "position": position, "to": to}  # fmt: skip
+        await self._publish("queue.left", task, data)
+
+    async def _publish(self, type_: str, task: Task, data: dict[str, Any]) -> None:
+        if self.bus is not None:
+            data = {"queue": task.queue, "task_id": task.id, "channel": task.channel,
+                    "call_id": task.data.get("call_id")} | data  # fmt: skip
+            await self.bus.publish(Event(type=type_, data=data))
+
     # ---- carrying decisions out ---------------------------------------------------
 
     async def _carry_out(self, decisions: list[Decision]) -> None:
@@ -212,8 +254,12 @@ class RoutingService:
                 # Another team takes it: the customer waits on, in the next queue.
                 moved = replace(decision.task, queue=decision.overflow.target)
                 log.info("task %s overflows from %s to %s", moved.id, decision.queue, moved.queue)
+                await self._left(moved.id, VisitOutcome.OVERFLOWED, to=f"queue:{moved.queue}")
+                await self._joined(moved)
                 await self._carry_out([self.router.enqueue(moved, self._now())])
             elif isinstance(decision, Overflowed):
+                await self._left(decision.task.id, VisitOutcome.OVERFLOWED,
+                                 to=str(decision.overflow.kind))  # fmt: skip
                 outcome = self._outcomes.pop(decision.task.id, None)
                 if outcome is not None and not outcome.done():
                     outcome.set_result(decision)

@@ -62,6 +62,7 @@ class Floor:
     routing: RoutingService
     ringer: RecordingRinger
     ids: dict[str, int]
+    visits: list[tuple[str, dict]] = field(default_factory=list)  # queue.* events
 
     def state(self, name: str) -> tuple[AgentState, str]:
         presence = self.agents.presence(self.ids[name])
@@ -84,13 +85,23 @@ async def floor(database, tmp_path: Path):
                                  voice_capacity=1, chat_capacity=0)  # fmt: skip
     supervisor = TaskSupervisor("routing-test")
     ringer = RecordingRinger()
+    bus = InMemoryBus()
     routing = RoutingService(
-        load_routing_text(ROUTING, "r.yaml"), agents, clock, supervisor, ringer
+        load_routing_text(ROUTING, "r.yaml"), agents, clock, supervisor, ringer=ringer, bus=bus
     )
     routing.start()
+    floor = Floor(agents, routing, ringer, ids)
+    subscription = bus.subscribe("queue.")
+
+    async def collect() -> None:
+        async for event in subscription:
+            floor.visits.append((event.type, event.data))
+
+    collector = asyncio.create_task(collect())
     try:
-        yield Floor(agents, routing, ringer, ids)
+        yield floor
     finally:
+        collector.cancel()
         await supervisor.stop()
 
 
@@ -202,3 +213,33 @@ async def test_two_reports_of_one_missed_ring_move_the_call_on_once(floor):
     await asyncio.gather(floor.routing.missed("t1"), floor.routing.missed("t1", agent_id=first))
     assert floor.ringer.rung == [("t1", first), ("t1", floor.ids["ben"])]
     assert await floor.routing.answered("t1", agent_id=floor.ids["ben"]) == floor.ids["ben"]
+
+
+async def test_queue_visits_are_published_with_their_outcome_and_wait(floor):
+    """What the wallboard and the reports count: one visit per queue, how it ended."""
+    await _available(floor, "ann")
+    await floor.routing.submit(Task("t1", "front", data={"call_id": 7}), {})
+    await eventually(lambda: floor.ringer.rung == [("t1", floor.ids["ann"])])
+    await floor.routing.answered("t1")
+    await floor.routing.submit(Task("t2", "support"), {})  # ann is busy: t2 waits
+    await asyncio.sleep(0.1)
+    await floor.routing.cancel("t2")  # the caller hangs up
+    await floor.routing.submit(Task("t3", "support"), {})
+    await floor.routing.cancel("t3", abandoned=False)  # the flow's own time limit
+    await eventually(lambda: len(floor.visits) == 8)
+    kinds = [(kind, data["task_id"], data["queue"], data.get("outcome")) for kind, data in
+             floor.visits]  # fmt: skip
+    assert kinds == [
+        ("queue.joined", "t1", "front", None),
+        ("queue.left", "t1", "front", "overflowed"),
+        ("queue.joined", "t1", "support", None),
+        ("queue.left", "t1", "support", "answered"),
+        ("queue.joined", "t2", "support", None),
+        ("queue.left", "t2", "support", "abandoned"),
+        ("queue.joined", "t3", "support", None),
+        ("queue.left", "t3", "support", "overflowed"),
+    ]
+    left = [data for kind, data in floor.visits if kind == "queue.left"]
+    assert left[0]["to"] == "queue:support" and 0.15 < left[0]["waited"] < 1.5
+    assert left[1]["agent_id"] == floor.ids["ann"] and left[1]["call_id"] == 7
+    assert left[2]["position"] == 1 and left[2]["waited"] >= 0.1
