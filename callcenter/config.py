@@ -11,6 +11,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
 
     node_name: str = Field(default="local", pattern=r"^[A-Za-z0-9_.-]+$")
     default_language: Literal["en", "zh"] = "en"
+    # The center's own time zone: where "today" starts on the wallboard, and the hours,
+    # days and weeks of reports and forecasts.
+    timezone: str = "UTC"
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
@@ -120,6 +124,19 @@ class Settings(BaseSettings):
                 "(e.g. postgresql://user:pass@127.0.0.1/callcenter)"
             )
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone, e.g. Asia/Shanghai or UTC") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("redis_url")
     @classmethod
