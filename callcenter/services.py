@@ -19,12 +19,14 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
+from callcenter.monitoring.wallboard import Wallboard
 from callcenter.routing.config import load_routing
 from callcenter.routing.service import RoutingService
 from callcenter.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
+    from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.pbx.ami import AmiClient
@@ -59,6 +61,7 @@ class Telephony:
     controller: CallController
     flows: FlowRegistry
     softphones: Softphones
+    legs: AgentLegs  # agents' and supervisors' phones in conversations
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Services:
     calls: CallService
     agents: AgentService
     routing: RoutingService
+    wallboard: Wallboard
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -116,6 +120,7 @@ async def running_services(
             calls=CallService(db, bus, clock, node=settings.node_name),
             agents=agents,
             routing=routing,
+            wallboard=Wallboard(bus, agents, routing, settings.zone),
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:
@@ -205,6 +210,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
             controller=controller,
             flows=flows,
             softphones=softphones,
+            legs=legs,
         )
     finally:
         services.routing.ringer = None

@@ -19,7 +19,9 @@ from callcenter.api.routes import (
     ivr,
     routing,
     softphone,
+    supervise,
     users,
+    wallboard,
     ws,
 )
 from callcenter.auth.audit import AuditMiddleware
@@ -37,7 +39,11 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
-            yield
+            await services.wallboard.start()  # the server's alone: commands need no board
+            try:
+                yield
+            finally:
+                await services.wallboard.stop()
 
     app = FastAPI(
         title="Call center",
@@ -47,7 +53,9 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    for module in (auth, users, audit, agents, calls, health, ivr, routing, softphone, ws):
+    routers = (auth, users, audit, agents, calls, health, ivr, routing, softphone, supervise,
+               wallboard, ws)  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

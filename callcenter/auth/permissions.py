@@ -25,6 +25,8 @@ class Permission(StrEnum):
     MONITOR_LISTEN = "monitor.listen"
     MONITOR_BARGE = "monitor.barge"
     REPORTS_READ = "reports.read"
+    AGENTS_SUPERVISE = "agents.supervise"  # set another agent's state, log them out
+    ANNOUNCE = "announce"  # announcements to agents' desktops
     TICKETS_READ = "tickets.read"
     TICKETS_MANAGE = "tickets.manage"
 
@@ -53,6 +55,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.EVENTS_SUBSCRIBE,
             Permission.MONITOR_LISTEN,
             Permission.MONITOR_BARGE,
+            Permission.AGENTS_SUPERVISE,
+            Permission.ANNOUNCE,
             Permission.REPORTS_READ,
             Permission.USERS_READ,
         }

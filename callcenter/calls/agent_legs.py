@@ -1,15 +1,17 @@
 """AgentLegs: routing's Ringer and the softphones' Answering, in one object.
 
 The parts: conversations.py (queue calls from the ring to the hang-up, transfers,
-conference, consult), own_calls.py (the dial pad), adoption.py (after a restart).
+conference, consult), own_calls.py (the dial pad), adoption.py (after a restart),
+supervision.py (supervisors listening, whispering, barging in).
 """
 
 from __future__ import annotations
 
 from callcenter.calls.adoption import Adoption
 from callcenter.calls.own_calls import OwnCalls
+from callcenter.calls.supervision import Supervision
 
 
-class AgentLegs(OwnCalls, Adoption):
+class AgentLegs(OwnCalls, Adoption, Supervision):
     """What routing rings agents through and what their desktops' buttons act on
     (wired in services.py: `routing.ringer`, `softphones.answering`)."""

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callcenter.agents.service import AgentService
 from callcenter.agents.state import AgentState
@@ -45,6 +45,9 @@ from callcenter.routing.model import Offer, Task, call_task_id
 from callcenter.routing.service import RoutingService
 from callcenter.softphone.lines import Softphones
 from callcenter.tasks import SerialExecutor, TaskSupervisor
+
+if TYPE_CHECKING:
+    from callcenter.calls.supervision import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,7 @@ class Conversations:
         self._talks: dict[str, Conversation] = {}  # caller's and agent's channel ids
         self._guests: dict[str, Conversation] = {}  # third parties' channel ids
         self._dialing: dict[str, Dialing] = {}  # own_calls.py: dialed channel id -> call
+        self._monitors: dict[str, Monitor] = {}  # supervision.py: supervisor's channel id
         self._rejoin_timers: dict[int, asyncio.TimerHandle] = {}  # agent id -> after restart
         self._serial: SerialExecutor[str] = SerialExecutor(supervisor, on_error=self._failed)
 

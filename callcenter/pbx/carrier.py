@@ -154,7 +154,9 @@ async def prepare_caller_audio(pbx: LocalPbx, audio: Path) -> str:
     host_path, asterisk_path = pbx.instance_file(f"sim/caller-{digest}.wav")
     if not await asyncio.to_thread(host_path.exists):
         host_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = host_path.with_suffix(".tmp.wav")
+        # Callers placed at once with the same audio each convert it: their own temporary
+        # file, then the same finished one.
+        tmp = host_path.with_suffix(f".{secrets.token_hex(4)}.tmp.wav")
         proc = await asyncio.create_subprocess_exec(
             "sox",
             str(audio),

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from callcenter.pbx.carrier import CallReport, longest_silence, place_call
 from callcenter.pbx.render import DeskPhone
@@ -53,12 +54,21 @@ queues:
     ring_timeout: 8
     wrap_up: 2
     announce_every: 0
+  board:                       # the wallboard's scripted day: 3 s service level
+    skills: {support: 1}
+    ring_timeout: 8
+    wrap_up: 1
+    announce_every: 0
+    max_wait: 9
+    overflow: {to: voicemail}
+    service_level: {seconds: 3, target: 80, short_abandon: 1}
 """
 
 FLOWS = {
     "agents": {"numbers": ["400"], "queue": "support"},
     "late": {"numbers": ["401"], "queue": "nobody"},
     "small": {"numbers": ["402"], "queue": "small"},
+    "board": {"numbers": ["403"], "queue": "board"},
 }
 
 
@@ -742,6 +752,209 @@ async def test_a_blind_transfer_to_an_outside_number(floor, cat, admin, far_end,
 
 
 # ---- last in the module: these kill and restart the module's server ----------------------
+
+
+# ---- supervisors: listen, whisper, barge in, take over; the wallboard ----------------
+
+
+def _monitor(admin: httpx.Client, agent_id: int, mode: str, extension: str) -> dict:
+    r = admin.post(f"/api/supervise/agents/{agent_id}/monitor",
+                   json={"mode": mode, "extension": extension})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_a_supervisor_listens_then_whispers_and_the_caller_never_hears(
+    floor, cat, admin, settings, tmp_path
+):
+    """bob's desk phone is the supervisor's: listening, nobody hears it; whispering, only
+    the agent does."""
+    api, phone = cat
+    sup = floor["bob"].phone  # bob is logged out: his phone is the supervisor's here
+    call, _mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=14, record=True)
+    agent_id = api.get("/api/agents/me").json()["user_id"]
+    sup_mark = sup.mark()
+    monitor = _monitor(admin, agent_id, "listen", sup.user)
+    await sup.answer(since=sup_mark)
+    await eventually(lambda: admin.get("/api/supervise/monitors").json()[0]["joined"])
+    listening = len(phone.heard)
+    await asyncio.sleep(3)
+    listened = len(phone.heard)
+    assert _monitor(admin, agent_id, "whisper", sup.user)["id"] == monitor["id"]  # same call
+    await asyncio.sleep(0.5)
+    whispering = len(phone.heard)
+    await asyncio.sleep(3)
+    stopped = len(phone.heard)
+    assert admin.delete(f"/api/supervise/monitors/{monitor['id']}").status_code == 204
+    await phone.send({"type": "hangup"})
+    report = await call
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE, share=0.05) < 0.3  # never the caller
+    assert seconds_of_tone(report.heard, AGENT_TONE, share=0.1) > 4
+    heard_listening = phone.save_heard(tmp_path / "listening.wav", listening, listened)
+    heard_whisper = phone.save_heard(tmp_path / "whisper.wav", whispering, stopped)
+    assert seconds_of_tone(heard_listening, COLLEAGUE_TONE, share=0.05) < 0.3
+    assert seconds_of_tone(heard_whisper, COLLEAGUE_TONE, share=0.1) > 2
+    assert seconds_of_tone(heard_whisper, CALLER_TONE, share=0.1) > 2
+    # The supervisor heard both sides all along.
+    assert seconds_of_tone(sup.heard(), CALLER_TONE, share=0.1) > 5
+    assert seconds_of_tone(sup.heard(), AGENT_TONE, share=0.1) > 5
+    _record, events = _timeline(admin, report)
+    assert "monitor.whisper" in _types(events) and "monitor.listen" not in _types(events)
+    audit = admin.get("/api/audit", params={"limit": 20}).json()
+    actions = [entry["action"] for entry in audit["items"]]
+    assert f"POST /api/supervise/agents/{agent_id}/monitor" in actions
+
+
+async def test_a_supervisor_barges_in_then_takes_the_call_over(
+    floor, cat, admin, settings, tmp_path
+):
+    api, phone = cat
+    sup = floor["bob"].phone
+    call, mark, _ = await _answered(phone, settings, tmp_path, seconds=30, hold=20, record=True)
+    agent_id = api.get("/api/agents/me").json()["user_id"]
+    sup_mark = sup.mark()
+    _monitor(admin, agent_id, "barge", sup.user)
+    await sup.answer(since=sup_mark)
+    await eventually(lambda: admin.get("/api/supervise/monitors").json()[0]["joined"])
+    barging = len(phone.heard)
+    await asyncio.sleep(3)
+    heard_barge = phone.save_heard(tmp_path / "barge.wav", barging, len(phone.heard))
+    _monitor(admin, agent_id, "takeover", sup.user)
+    assert (await phone.wait_for("ended", since=mark))["by"] == "supervisor"
+    await eventually(lambda: api.get("/api/agents/me").json()["state"] != "on_call")
+    await asyncio.sleep(3)  # the caller and the supervisor talk on
+    await sup.hangup()
+    report = await call
+    assert report.hung_up_by == "pbx", report
+    assert seconds_of_tone(heard_barge, COLLEAGUE_TONE, share=0.1) > 2  # the agent hears
+    assert seconds_of_tone(heard_barge, CALLER_TONE, share=0.1) > 2
+    assert report.heard is not None
+    assert seconds_of_tone(report.heard, COLLEAGUE_TONE, share=0.1) > 4  # barge + take-over
+    assert seconds_of_tone(sup.heard(), CALLER_TONE, share=0.1) > 4
+    assert seconds_of_tone(sup.heard(), AGENT_TONE, share=0.1) > 2
+    record, events = _timeline(admin, report)
+    assert {"monitor.barge", "monitor.takeover", "transferred"} <= set(_types(events))
+    assert record["transfers"] == 1
+
+
+async def test_a_supervisor_ends_a_call_and_moves_agents_states(floor, cat, admin, settings,
+                                                               tmp_path):  # fmt: skip
+    api, phone = cat
+    amy = floor["amy"]
+    call, _mark, _ = await _answered(phone, settings, tmp_path, seconds=20, hold=15)
+    agent_id = api.get("/api/agents/me").json()["user_id"]
+    assert admin.post(f"/api/supervise/agents/{agent_id}/hangup").status_code == 204
+    report = await call
+    assert report.hung_up_by == "pbx"
+    record, _ = _timeline(admin, report)
+    assert record["ended_by"] == "supervisor"
+    # Not on a call now: 409 with the reason.
+    r = admin.post(f"/api/supervise/agents/{agent_id}/hangup")
+    assert r.status_code == 409 and "not on a call" in r.json()["detail"]
+    r = admin.put(f"/api/supervise/agents/{amy.id}/state", json={"state": "break",
+                                                               "reason": "coaching"})  # fmt: skip
+    assert r.status_code == 200 and amy.state() == ("break", "coaching")
+    r = admin.put(f"/api/supervise/agents/{amy.id}/state", json={"state": "offline"})
+    assert r.status_code == 200 and amy.state() == ("offline", "")
+    # An agent cannot act on colleagues.
+    r = amy.api.put(f"/api/supervise/agents/{agent_id}/state", json={"state": "offline"})
+    assert r.status_code == 403
+
+
+class BoardWatcher:
+    """A wallboard screen: the snapshot, then every update merged in, as the page does."""
+
+    def __init__(self, server: ServerProcess, token: str) -> None:
+        self.url = server.url.replace("http", "ws") + "/ws/wallboard"
+        self.token = token
+        self.board: dict[str, Any] = {}
+        self.messages = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> BoardWatcher:
+        self._task = asyncio.create_task(self._follow())
+        await eventually(lambda: self.messages > 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    async def _follow(self) -> None:
+        async with websockets.connect(self.url, subprotocols=[f"bearer.{self.token}"]) as ws:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message["type"] == "snapshot":
+                    self.board = message
+                else:
+                    self.board["queues"].update(message["queues"])
+                    self.board["agents"].update(message["agents"])
+                    self.board.update({k: message[k] for k in ("totals", "at") if k in message})
+                self.messages += 1
+
+    def queue(self, name: str) -> dict[str, Any]:
+        return self.board["queues"][name]
+
+
+async def test_the_wallboard_counts_a_scripted_morning_exactly(floor, admin, server, settings,
+                                                               tmp_path):  # fmt: skip
+    """Six callers to the `board` queue (3 s service level): one overflows to voicemail,
+    two give up, three are answered (two at once, one after waiting for an agent)."""
+    amy, bob = floor["amy"], floor["bob"]
+    token = admin.headers["Authorization"].removeprefix("Bearer ")
+    async with BoardWatcher(server, token) as screen:
+        before = dict(screen.queue("board"))
+        assert before["waiting"] == 0
+        audio = await _caller_tone(tmp_path, 30)
+        # Nobody is logged in: one waits out max_wait (9 s), two hang up after 2.5 and 3.5 s.
+        overflow = asyncio.create_task(place_call(settings, "403", hold=11))
+        gone = [asyncio.create_task(place_call(settings, "403", hold=h))
+                for h in (2.5, 3.5)]  # fmt: skip
+        await eventually(lambda: screen.queue("board")["waiting"] == 3, within=5)
+        await asyncio.gather(*gone)
+        await eventually(lambda: screen.queue("board")["abandoned"] == 2, within=3)
+        await overflow
+        assert screen.queue("board")["overflowed"] == 1
+        # amy, then bob, answer at once; the sixth caller waits until amy is free again.
+        calls = []
+        for agent in (amy, bob):
+            agent.choose("available")
+            mark = agent.phone.mark()
+            calls.append(asyncio.create_task(place_call(settings, "403", audio=audio, hold=25)))
+            await agent.phone.answer(since=mark)
+        mark = amy.phone.mark()
+        calls.append(asyncio.create_task(place_call(settings, "403", audio=audio, hold=25)))
+        await eventually(lambda: screen.queue("board")["waiting"] == 1, within=5)
+        await asyncio.sleep(4)
+        await amy.phone.hangup()  # wrap-up (1 s), then the waiting caller rings her
+        await amy.phone.answer(since=mark)
+        await asyncio.sleep(1)
+        await amy.phone.hangup()
+        await bob.phone.hangup()
+        await asyncio.gather(*calls)
+        await eventually(lambda: screen.queue("board")["handled"] == 3, within=8)
+        board = screen.queue("board")
+    records = [c for c in admin.get("/api/calls", params={"limit": 50}).json()["items"]
+               if c["queue"] == "board"]  # fmt: skip
+    answered = sorted(c["queue_seconds"] for c in records if c["agent_id"] is not None)
+    assert len(records) == 6 and len(answered) == 3 and answered[-1] > 4.5 > 1 > answered[1], answered
+    assert [board[k] for k in ("offered", "answered", "answered_in_time", "abandoned",
+                               "short_abandoned", "overflowed", "handled")] == [
+        6, 3, 2, 2, 0, 1, 3]  # fmt: skip
+    assert board["service_level"] == round(2 / 6, 4)
+    assert board["abandonment_rate"] == round(2 / 6, 4)
+    assert board["asa"] == pytest.approx(sum(answered) / 3, abs=0.3)
+    talk_hold_wrap = [(c["talk_seconds"] or 0) + (c["hold_seconds"] or 0) + 1 for c in records
+                      if c["agent_id"] is not None]  # fmt: skip
+    assert board["aht"] == pytest.approx(sum(talk_hold_wrap) / 3, abs=0.5)
+    agents = screen.board["agents"]
+    assert (agents[str(amy.id)]["handled"], agents[str(bob.id)]["handled"]) == (2, 1)
+    # The same numbers over REST.
+    rest = admin.get("/api/wallboard").json()["queues"]["board"]
+    assert {k: rest[k] for k in ("offered", "answered", "service_level", "asa")} == {
+        k: board[k] for k in ("offered", "answered", "service_level", "asa")
+    }
 
 
 async def test_a_desk_phone_conversation_outlives_a_controller_crash(

@@ -66,7 +66,7 @@ class StateSpanPublic(BaseModel):
     seconds: float
 
 
-def _public(view: AgentView) -> AgentPublic:
+def public_agent(view: AgentView) -> AgentPublic:
     return AgentPublic(
         user_id=view.user_id, username=view.username, display_name=view.display_name,
         extension=view.extension, skills=dict(view.profile.skills),
@@ -82,14 +82,14 @@ def _not_found(user_id: int) -> HTTPException:
 
 @router.get("", response_model=list[AgentPublic])
 async def list_agents(services: ServicesDep, _: Reader) -> list[AgentPublic]:
-    return [_public(v) for v in await services.agents.agents()]
+    return [public_agent(v) for v in await services.agents.agents()]
 
 
 @router.get("/me", response_model=AgentPublic)
 async def me(services: ServicesDep, principal: CurrentPrincipal) -> AgentPublic:
     if principal.user_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="API tokens of systems are no agents")
-    return _public(await services.agents.agent(principal.user_id))
+    return public_agent(await services.agents.agent(principal.user_id))
 
 
 @router.put("/me/state", response_model=AgentPublic)
@@ -103,7 +103,7 @@ async def set_my_state(
         view = await services.agents.choose_state(principal.user_id, body.state, body.reason)
     except AgentStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    return _public(view)
+    return public_agent(view)
 
 
 @router.put("/{user_id}/profile", response_model=AgentPublic)
@@ -114,7 +114,7 @@ async def set_profile(
         view = await services.agents.set_profile(user_id, **body.model_dump())
     except AgentNotFound:
         raise _not_found(user_id) from None
-    return _public(view)
+    return public_agent(view)
 
 
 @router.get("/{user_id}/states", response_model=list[StateSpanPublic])

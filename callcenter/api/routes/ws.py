@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -39,23 +41,35 @@ async def events(websocket: WebSocket) -> None:
     prefixes = tuple(p for p in websocket.query_params.get("types", "").split(",") if p)
     subscription = services.bus.subscribe(*prefixes)
     await accept(websocket)
-    # The reader notices the client leaving even while no event is flowing.
-    reader = asyncio.create_task(_drain(websocket))
+
+    async def next_visible() -> str:
+        while True:
+            event = await subscription.get()
+            if visible_to(principal, event):
+                return event.to_json()
+
     try:
         await websocket.send_text(Event("hello", {"user": principal.username}).to_json())
+        await pump(websocket, next_visible)
+    finally:
+        subscription.close()
+
+
+async def pump(websocket: WebSocket, next_message: Callable[[], Coroutine[Any, Any, str]]) -> None:
+    """Send `next_message()`s until the client leaves. A reader runs beside, so a client
+    leaving is noticed even while nothing is sent."""
+    reader = asyncio.create_task(drain(websocket))
+    try:
         while not reader.done():
-            getter = asyncio.create_task(subscription.get())
+            getter = asyncio.create_task(next_message())
             done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 break
-            event = getter.result()
-            if visible_to(principal, event):
-                await websocket.send_text(event.to_json())
+            await websocket.send_text(getter.result())
     except WebSocketDisconnect:
         pass
     finally:
-        subscription.close()
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await reader
@@ -68,7 +82,7 @@ async def accept(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=subprotocol or None)
 
 
-async def _drain(websocket: WebSocket) -> None:
+async def drain(websocket: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             await websocket.receive_text()
