@@ -938,7 +938,8 @@ async def test_the_wallboard_counts_a_scripted_morning_exactly(floor, admin, ser
     records = [c for c in admin.get("/api/calls", params={"limit": 50}).json()["items"]
                if c["queue"] == "board"]  # fmt: skip
     answered = sorted(c["queue_seconds"] for c in records if c["agent_id"] is not None)
-    assert len(records) == 6 and len(answered) == 3 and answered[-1] > 4.5 > 1 > answered[1], answered
+    assert len(records) == 6 and len(answered) == 3, answered
+    assert answered[1] < 1 and answered[2] > 4.5, answered  # in time twice, late once
     assert [board[k] for k in ("offered", "answered", "answered_in_time", "abandoned",
                                "short_abandoned", "overflowed", "handled")] == [
         6, 3, 2, 2, 0, 1, 3]  # fmt: skip
