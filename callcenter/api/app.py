@@ -15,6 +15,7 @@ from callcenter.api.routes import (
     audit,
     auth,
     calls,
+    forecast,
     health,
     ivr,
     routing,
@@ -49,5 +50,6 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
     app.add_middleware(AuditMiddleware)
     for module in (auth, users, audit, agents, calls, health, ivr, routing, softphone, ws):
         app.include_router(module.router)
+    app.include_router(forecast.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
