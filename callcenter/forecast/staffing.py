@@ -8,7 +8,7 @@ that is known only for the half hour going on now: the other half hours show non
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -21,8 +21,17 @@ from callcenter.forecast.model import DayForecast, Method, forecast_day, history
 from callcenter.routing.model import QueueSpec
 from callcenter.routing.router import Router
 
+# Days that can be forecast, from today: a year ahead at most (the trend line is no
+# guide further out), ten years back (a backtest against what really happened).
+DAYS_AHEAD = 366
+DAYS_BACK = 3653
+
 
 class UnknownQueue(LookupError):
+    pass
+
+
+class DayOutOfRange(ValueError):
     pass
 
 
@@ -83,6 +92,9 @@ class ForecastService:
     ) -> StaffingDay:
         spec = self.queue(queue)
         today = self.today()
+        earliest, latest = today - timedelta(days=DAYS_BACK), today + timedelta(days=DAYS_AHEAD)
+        if not earliest <= day <= latest:
+            raise DayOutOfRange(f"choose a day from {earliest} to {latest}")
         first, end = history_window(day, today, self.method)
         seen = await self.history(day_start(first, self.zone), day_start(end, self.zone), queue)
         forecast = forecast_day(seen, day, self.zone, today=today, method=self.method)

@@ -156,7 +156,8 @@ def test_another_day_and_the_options(client):
 @pytest.mark.parametrize(
     ("query", "field"),
     [("queue=support&date=2026-13-01", "date"), ("queue=nope", "queue"),
-     ("date=2026-12-01", "queue"), ("queue=support&shrinkage=1", "shrinkage")],
+     ("date=2026-12-01", "queue"), ("queue=support&shrinkage=1", "shrinkage"),
+     ("queue=support&date=0001-01-01", "date"), ("queue=support&date=2028-01-01", "date")],
 )  # fmt: skip
 def test_bad_queries_get_a_field_level_422(client, query, field):
     r = client.get(f"/api/forecast?{query}", headers=bearer(client, "sup"))

@@ -11,7 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from callcenter.api.deps import ServicesDep, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.forecast.calls_history import CallsHistory
-from callcenter.forecast.staffing import ForecastService, StaffingDay, UnknownQueue
+from callcenter.forecast.staffing import (
+    DayOutOfRange,
+    ForecastService,
+    StaffingDay,
+    UnknownQueue,
+)
 
 router = APIRouter(prefix="/api/forecast", tags=["forecast"])
 Reader = Annotated[Principal, Depends(require(Permission.REPORTS_READ))]
@@ -48,10 +53,15 @@ async def forecast(
         )
     except UnknownQueue:
         known = ", ".join(forecasts.router.queue_names)
-        detail = [{"loc": ["query", "queue"], "msg": f"unknown queue; use {known}",
-                   "type": "value_error"}]  # fmt: skip
-        raise HTTPException(422, detail) from None
+        raise _invalid("queue", f"unknown queue; use {known}") from None
+    except DayOutOfRange as exc:
+        raise _invalid("date", str(exc)) from None
     return _public(staffing, forecasts)
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    """pydantic's 422 shape, so clients read one format for every refused parameter."""
+    return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
 
 
 def _public(day: StaffingDay, forecasts: ForecastService) -> dict[str, Any]:
