@@ -15,6 +15,7 @@ from callcenter.api.routes import (
     audit,
     auth,
     calls,
+    forecast,
     health,
     ivr,
     routing,
@@ -57,5 +58,6 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
                wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(forecast.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
