@@ -54,10 +54,9 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    routers = (auth, users, audit, agents, calls, health, ivr, routing, softphone, supervise,
-               wallboard, ws)  # fmt: skip
+    routers = (auth, users, audit, agents, calls, forecast, health, ivr, routing, softphone,
+               supervise, wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
-    app.include_router(forecast.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
