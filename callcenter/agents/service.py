@@ -51,6 +51,7 @@ class AgentView:
     state: AgentState
     reason: str
     since: datetime
+    role: str = "agent"
 
 
 class AgentService:
@@ -126,6 +127,7 @@ class AgentService:
             user_id=user.id, username=user.username, display_name=user.display_name,
             extension=row.extension if row else "", profile=profile, state=presence.state,
             reason=presence.reason, since=datetime.fromtimestamp(presence.since, UTC),
+            role=user.role,
         )  # fmt: skip
 
     # ---- presence --------------------------------------------------------------------

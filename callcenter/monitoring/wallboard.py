@@ -66,6 +66,8 @@ class Wallboard:
 
     async def start(self) -> None:
         for view in await self.agents.agents():
+            if view.role != "agent" and view.state == AgentState.OFFLINE:
+                continue  # a supervisor or admin shows up once they take calls
             self.floor.agent_known(view.profile)
             if view.state != AgentState.OFFLINE:  # adopted on a call after a restart
                 event = {"agent_id": view.user_id, "state": str(view.state),

@@ -12,11 +12,13 @@ I18n.init({
   offline: "离线", available: "空闲", offered: "振铃中", on_call: "通话中", wrap_up: "话后整理",
   break: "小休", listen: "监听", whisper: "耳语", barge: "强插", takeover: "拦截", hangup: "强拆",
   make_available: "示闲", make_break: "置忙", logout: "签出", done: "已执行",
+  forbidden: "监控大屏仅供班长和管理员使用（需要报表权限）",
 }, {
   offline: "Offline", available: "Available", offered: "Ringing", on_call: "On a call",
   wrap_up: "Wrap-up", break: "Break", listen: "Listen", whisper: "Whisper", barge: "Barge in",
   takeover: "Take over", hangup: "Hang up", make_available: "Available", make_break: "Break",
   logout: "Log out", done: "Done",
+  forbidden: "The wallboard is for supervisors and admins (it needs reports.read)",
   live: "live", down: "disconnected, reconnecting…",
 });
 const t = I18n.t;
@@ -231,10 +233,21 @@ function connect() {
   const live = document.getElementById("live");
   ws.onopen = () => { live.textContent = t("live"); live.className = ""; };
   ws.onmessage = event => onMessage(JSON.parse(event.data));
-  ws.onclose = event => {
+  ws.onclose = async () => {
     live.textContent = t("down");
     live.className = "down";
-    if (event.code === 1008) { sessionStorage.removeItem("token"); location.reload(); return; }
+    // A refused handshake looks like any lost connection here: ask the API why.
+    try {
+      await api("/api/wallboard");
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) {
+        document.getElementById("board").hidden = true;
+        document.getElementById("login").hidden = false;
+        document.getElementById("message").textContent =
+          error.status === 403 ? t("forbidden") : I18n.t("failed");
+        return;
+      }
+    }
     setTimeout(connect, 2000);
   };
 }

@@ -6,13 +6,17 @@ it is open, and the asyncio tests that follow would find it in their way.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from callcenter.api.app import create_app
 from callcenter.config import Settings
@@ -20,26 +24,52 @@ from tests.support.cli import clean_env, run_cli
 from tests.support.controller import free_port
 
 PASSWORD = "browser-test-password"
+T = TypeVar("T")
+
+
+@dataclass
+class Site:
+    """The running server: its URL, and its app and event loop for tests that reach the
+    services themselves (e.g. to route a task where no telephony runs)."""
+
+    url: str
+    app: FastAPI
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the server's loop and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(running_site: Site) -> str:
+    return running_site.url
+
+
+@pytest.fixture(scope="module")
+def running_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data = tmp_path_factory.mktemp("site")
     env = clean_env(CALLCENTER_DATA_DIR=str(data))
     for name, role in (("boss", "admin"), ("sup", "supervisor"), ("amy", "agent")):
         created = run_cli(env, "users", "create", name, "--role", role, "--password", PASSWORD)
         assert created.returncode == 0, created.stderr
     settings = Settings(_env_file=None, data_dir=data, http_port=free_port())  # type: ignore[call-arg]
-    config = uvicorn.Config(
-        create_app(settings, with_pbx=False), port=settings.http_port, log_level="warning"
-    )
+    app = create_app(settings, with_pbx=False)
+    config = uvicorn.Config(app, port=settings.http_port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    site = Site(settings.http_url, app)
+
+    async def serve() -> None:
+        site.loop = asyncio.get_running_loop()
+        await server.serve()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not server.started:
         time.sleep(0.05)
-    yield settings.http_url
+    yield site
     server.should_exit = True
     thread.join(10)
 
