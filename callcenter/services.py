@@ -19,6 +19,7 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
+from callcenter.monitoring.announcements import Announcements
 from callcenter.monitoring.wallboard import Wallboard
 from callcenter.routing.config import load_routing
 from callcenter.routing.service import RoutingService
@@ -77,6 +78,7 @@ class Services:
     agents: AgentService
     routing: RoutingService
     wallboard: Wallboard
+    announcements: Announcements
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -121,6 +123,7 @@ async def running_services(
             agents=agents,
             routing=routing,
             wallboard=Wallboard(bus, agents, routing, settings.zone),
+            announcements=Announcements(db, bus, clock),
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from callcenter import __version__
 from callcenter.api.routes import (
     agents,
+    announcements,
     audit,
     auth,
     calls,
@@ -54,8 +55,8 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    routers = (auth, users, audit, agents, calls, forecast, health, ivr, routing, softphone,
-               supervise, wallboard, ws)  # fmt: skip
+    routers = (auth, users, audit, agents, announcements, calls, forecast, health, ivr,
+               routing, softphone, supervise, wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -89,3 +89,25 @@ function openEvents(onEvent, types = "") {
   ws.onmessage = message => onEvent(JSON.parse(message.data));
   return ws;
 }
+
+// Announcements (客服公告) into a list element: newest first, with who and when; a
+// remove button each when `onRemove` is given (the wallboard's, for supervisors).
+async function loadAnnouncements(list, onRemove) {
+  const items = await (await api("/api/announcements")).json();
+  list.replaceChildren(...items.map(item => {
+    const li = document.createElement("li");
+    li.dataset.id = item.id;
+    const when = new Date(item.created_at).toLocaleTimeString(I18n.lang === "zh" ? "zh-CN" : "en",
+                                                             {hour: "2-digit", minute: "2-digit"});
+    const meta = document.createElement("small");
+    meta.textContent = ` — ${item.author}, ${when}${item.team ? ` · ${item.team}` : ""}`;
+    li.append(Object.assign(document.createElement("span"), {textContent: item.text}), meta);
+    if (onRemove) {
+      const remove = Object.assign(document.createElement("button"), {textContent: "×"});
+      remove.onclick = () => onRemove(item.id);
+      li.append(" ", remove);
+    }
+    return li;
+  }));
+  return items.length;
+}

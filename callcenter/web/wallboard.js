@@ -13,6 +13,7 @@ I18n.init({
   break: "小休", listen: "监听", whisper: "耳语", barge: "强插", takeover: "拦截", hangup: "强拆",
   make_available: "示闲", make_break: "置忙", logout: "签出", done: "已执行",
   forbidden: "监控大屏仅供班长和管理员使用（需要报表权限）",
+  announcements: "公告", announce: "发布公告", announce_placeholder: "通知坐席…", team_placeholder: "班组（全部）",
 }, {
   offline: "Offline", available: "Available", offered: "Ringing", on_call: "On a call",
   wrap_up: "Wrap-up", break: "Break", listen: "Listen", whisper: "Whisper", barge: "Barge in",
@@ -252,11 +253,26 @@ function connect() {
   };
 }
 
+const announcements = document.getElementById("announcements");
+const showAnnouncements = () => loadAnnouncements(announcements, async id => {
+  await act(() => api(`/api/announcements/${id}`, {method: "DELETE"}));
+  showAnnouncements();
+});
+document.getElementById("announce").onsubmit = async event => {
+  event.preventDefault();
+  const text = document.getElementById("announce-text");
+  const team = document.getElementById("announce-team").value.trim();
+  await act(() => api("/api/announcements", {method: "POST", body: {text: text.value, team: team || null}}));
+  text.value = "";
+  showAnnouncements();
+};
+
 function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("board").hidden = false;
   document.getElementById("my-phone").value = localStorage.getItem("supervisor-phone") || "";
   connect();
+  showAnnouncements();
   setInterval(tick, 1000);
 }
 

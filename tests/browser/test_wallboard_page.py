@@ -107,3 +107,31 @@ def test_an_agent_cannot_open_the_wallboard(site, browser):
     assert "supervisors" in page.locator("#message").inner_text()
     assert page.locator("#board").is_hidden()
     page.close()
+
+
+def _login(browser, site: str, page_name: str, user: str):
+    page = browser.new_page()
+    page.goto(f"{site}/{page_name}")
+    page.click("button[data-lang=en]")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button")
+    return page
+
+
+def test_an_announcement_posted_on_the_wallboard_shows_on_the_desktop(site, browser):
+    desk = _login(browser, site, "agent.html", "amy")
+    desk.wait_for_selector("#desk:not([hidden])")
+    assert desk.locator("#notices").is_hidden()
+    board = _login(browser, site, "wallboard.html", "sup")
+    board.wait_for_selector("#board:not([hidden])")
+    board.fill("#announce-text", "Network maintenance at 18:00 / 18:00 网络维护")
+    board.click("#announce button")
+    board.wait_for_selector("#announcements li")
+    # The desktop shows it at once, without a reload.
+    desk.wait_for_selector("#notices:not([hidden]) #announcements li", timeout=2000)
+    assert "Network maintenance" in desk.locator("#announcements li").inner_text()
+    board.click("#announcements li button")
+    desk.wait_for_selector("#notices[hidden]", state="attached", timeout=2000)
+    desk.close()
+    board.close()

@@ -22,9 +22,12 @@ POLICY_VIOLATION = 1008
 
 
 def visible_to(principal: Principal, event: Event) -> bool:
-    """Supervisors see everything; an agent their own calls and their own state."""
+    """Supervisors see everything; an agent their own calls, their own state, and that
+    announcements changed."""
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
+    if event.type.startswith("announcement."):
+        return True  # no text in it: the desktop asks for what its agent may read
     if event.type.startswith("agent."):
         return event.data.get("agent_id") == principal.user_id
     call = event.data.get("call") or {}
