@@ -98,6 +98,19 @@ def machine_busy() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
 
 
+def wait_quiet(limit: float, most: float = 0.25) -> float:
+    """Up to `limit` seconds for the machine to be nearly idle (under `most` of a core
+    busy, our idle servers included): a shared machine's other jobs would be measured
+    too. The load last seen, in cores."""
+    deadline = time.monotonic() + limit
+    while True:
+        before = machine_busy()
+        time.sleep(1.0)
+        load = machine_busy() - before
+        if load <= most or time.monotonic() >= deadline:
+            return load
+
+
 # ---- the events -------------------------------------------------------------------------
 
 
@@ -522,7 +535,8 @@ def run_phase(
         clients.append((proc, config))
     for proc, _ in clients:
         expect(proc, "ready", 90)
-    time.sleep(0.5)
+    if args.quiet_wait > 0 and (load := wait_quiet(args.quiet_wait)) > 0.25:
+        print(f"  the machine stays busy ({load:.2f} cores besides this bench): measuring anyway")
     pids = {"server": server.pid, "redis": redis_pid}
     pids |= {f"clients{i}": proc.pid for i, (proc, _) in enumerate(clients)}
     warm = int(WARM_UP * args.rate)
@@ -612,6 +626,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false",
                         help="clients offer no permessage-deflate (browsers do)")  # fmt: skip
+    parser.add_argument("--quiet-wait", type=float, default=60.0,
+                        help="seconds to wait before a phase for other jobs to end")  # fmt: skip
     parser.add_argument("--client-procs", type=int, default=1, help="processes holding clients")
     parser.add_argument("--phases", default="wallboard,event,window",
                         help="which of wallboard,event,window to run, in order")  # fmt: skip

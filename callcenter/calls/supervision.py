@@ -158,12 +158,12 @@ class Supervision(Conversations):
         await quietly(self.ari.hangup(monitor.leg))  # its StasisEnd cleans up
         return True
 
-    async def force_hangup(self, agent_id: int) -> None:
+    async def force_hangup(self, supervisor_id: int | None, agent_id: int) -> None:
         """End the agent's call for everyone in it."""
         talk = self._talk_of(agent_id)
         if talk is None:
             raise SupervisionError("that agent is not on a call")
-        await self.calls.note(talk.call_id, "monitor.hangup")
+        await self.calls.note(talk.call_id, "monitor.hangup", {"supervisor_id": supervisor_id})
         self._serial.submit(talk.task.id, self._end(talk, by="supervisor"), name="force-hangup")
 
     # ---- in the conversation's lane ---------------------------------------------------

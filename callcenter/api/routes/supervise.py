@@ -79,10 +79,10 @@ async def stop_monitor(monitor_id: str, services: ServicesDep, _: Listener) -> N
 
 
 @router.post("/agents/{agent_id}/hangup", status_code=status.HTTP_204_NO_CONTENT)
-async def force_hangup(agent_id: int, services: ServicesDep, _: Barger) -> None:
+async def force_hangup(agent_id: int, services: ServicesDep, principal: Barger) -> None:
     """End the agent's current call for everyone in it."""
     try:
-        await _legs(services).force_hangup(agent_id)
+        await _legs(services).force_hangup(principal.user_id, agent_id)
     except SupervisionError as exc:
         raise _conflict(exc) from None
 
