@@ -473,7 +473,26 @@ def expect(proc: subprocess.Popen[bytes], word: str, timeout: float) -> None:
             _said[fd] = buffered + chunk
 
 
-def setup_server(work: Path, redis_url: str, procs: list[subprocess.Popen[bytes]]):
+async def create_agents(settings: Settings, count: int) -> None:
+    """Agents with skills for one or two queues (offline: their tiles are drawn, and every
+    queue tile counts its agents by state). Cheap password hashing: they never log in."""
+    from callcenter.auth.passwords import FAST_INSECURE_PARAMS
+    from callcenter.auth.service import AuthService
+    from callcenter.services import running_services
+
+    async with running_services(settings) as services:
+        auth = AuthService(services.db, settings, services.clock,
+                           password_params=FAST_INSECURE_PARAMS)  # fmt: skip
+        for n in range(count):
+            user = await auth.create_user(f"agent{n:04d}", secrets.token_urlsafe(12), "agent")
+            assert user.id is not None
+            skills = {QUEUES[n % len(QUEUES)]: 3, QUEUES[(3 * n + 1) % len(QUEUES)]: 1}
+            await services.agents.set_profile(user.id, extension="", skills=skills,
+                                              teams=[f"team{n % 10}"], voice_capacity=1,
+                                              chat_capacity=0)  # fmt: skip
+
+
+def setup_server(work: Path, redis_url: str, agents: int, procs: list[subprocess.Popen[bytes]]):
     """Create the admin, start `callcenter serve --no-pbx`, log in; (process, port, token)."""
     routing = work / "routing.yaml"
     routing.write_text("queues:\n" + "".join(f"  {q}:\n    skills: {{{q}: 1}}\n" for q in QUEUES))
@@ -491,6 +510,7 @@ def setup_server(work: Path, redis_url: str, procs: list[subprocess.Popen[bytes]
     created = run_cli(env, "users", "create", "bench", "--role", "admin", "--password", password)
     if created.returncode != 0:
         raise RuntimeError(f"users create failed: {created.stdout}{created.stderr}")
+    asyncio.run(create_agents(settings, agents))
     log = work / "server.log"
     server = spawn([sys.executable, "-m", "callcenter", "serve", "--no-pbx"], log, env, piped=False)
     procs.append(server)
@@ -505,7 +525,13 @@ def setup_server(work: Path, redis_url: str, procs: list[subprocess.Popen[bytes]
         f"{url}/api/auth/login", json={"username": "bench", "password": password}, timeout=10
     )
     reply.raise_for_status()
-    return server, settings.http_port, reply.json()["access_token"]
+    token = reply.json()["access_token"]
+    board = httpx.get(f"{url}/api/wallboard", headers={"Authorization": f"Bearer {token}"})
+    board.raise_for_status()
+    floor = board.json()
+    print(f"floor: {len(floor['queues'])} queues, {len(floor['agents'])} agents, "
+          f"snapshot {len(board.content) / 1024:.0f} KiB")  # fmt: skip
+    return server, settings.http_port, token
 
 
 def run_phase(
@@ -559,6 +585,8 @@ def run_phase(
     elapsed = time.monotonic() - started
     for proc, _ in clients:
         proc.wait(10)
+    if os.environ.get("BENCH_KEEP"):  # the raw data, next to each client's pickle
+        (work / f"{kind}-stamps.pickle").write_bytes(pickle.dumps(stamps))
     screens = []
     for _, config in clients:
         screens += pickle.loads(Path(config["out"]).read_bytes())
@@ -624,6 +652,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=300)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
+    parser.add_argument("--agents", type=int, default=200, help="agents known to the floor")
     parser.add_argument("--no-deflate", dest="deflate", action="store_false",
                         help="clients offer no permessage-deflate (browsers do)")  # fmt: skip
     parser.add_argument("--quiet-wait", type=float, default=60.0,
@@ -640,7 +669,7 @@ def main() -> None:
         redis = start_redis()
         assert redis.proc is not None
         args.redis_url = redis.url
-        server, port, token = setup_server(work, redis.url, procs)
+        server, port, token = setup_server(work, redis.url, args.agents, procs)
         print(f"server pid {server.pid} on 127.0.0.1:{port}, redis pid {redis.proc.pid}")
         results = []
         for phase in args.phases.split(","):
