@@ -166,7 +166,10 @@ class QualityService:
             card.name, card.labels, card.active = name, labels, active
             card.criteria = criteria
             s.add(card)
-            await s.commit()
+            try:
+                await s.commit()
+            except IntegrityError:  # another edit made the same new version first
+                raise QualityConflict("the scorecard changed meanwhile; reload it") from None
             await s.refresh(card)
         return card
 
