@@ -23,6 +23,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.calls.models",
     "callcenter.customers.models",
     "callcenter.monitoring.models",
+    "callcenter.quality.models",
 )
 
 

@@ -19,6 +19,7 @@ from callcenter.api.routes import (
     forecast,
     health,
     ivr,
+    quality,
     routing,
     softphone,
     supervise,
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
     )
     app.add_middleware(AuditMiddleware)
     routers = (auth, users, audit, agents, announcements, calls, forecast, health, ivr,
-               routing, softphone, supervise, wallboard, ws)  # fmt: skip
+               quality, routing, softphone, supervise, wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

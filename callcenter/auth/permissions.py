@@ -27,6 +27,7 @@ class Permission(StrEnum):
     REPORTS_READ = "reports.read"
     AGENTS_SUPERVISE = "agents.supervise"  # set another agent's state, log them out
     ANNOUNCE = "announce"  # announcements to agents' desktops
+    QUALITY_REVIEW = "quality.review"  # score any agent's calls, manage scorecards (质检)
     TICKETS_READ = "tickets.read"
     TICKETS_MANAGE = "tickets.manage"
 
@@ -57,6 +58,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.MONITOR_BARGE,
             Permission.AGENTS_SUPERVISE,
             Permission.ANNOUNCE,
+            Permission.QUALITY_REVIEW,
             Permission.REPORTS_READ,
             Permission.USERS_READ,
         }
