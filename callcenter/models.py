@@ -22,6 +22,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.auth.models",
     "callcenter.calls.models",
     "callcenter.customers.models",
+    "callcenter.reports.models",
 )
 
 

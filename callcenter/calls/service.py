@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,6 +117,11 @@ UPDATE_CALL = (
 )
 
 
+# Told of every change to a record: its MUTABLE fields before and after (reports keep
+# their handle-time totals in step with it).
+RecordHook = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+
+
 class CallNotFound(LookupError):
     pass
 
@@ -131,8 +137,17 @@ class CallService:
     database flushes first, so readers never see an older state than was published.
     """
 
-    def __init__(self, db: Database, bus: EventBus, clock: Clock, node: str = "local") -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        node: str = "local",
+        *,
+        on_change: RecordHook | None = None,
+    ) -> None:
         self.db = db
+        self.on_change = on_change
         self.bus = bus
         self.clock = clock
         self.node = node
@@ -356,9 +371,13 @@ class CallService:
         now = self.clock.now()
         before = _mutable(call)
         changed = await change(call, now)
-        if _mutable(call) != before:
+        after = _mutable(call)
+        if after != before:
             self._dirty[call_id] = call
             self._flush_later()
+            if self.on_change is not None:
+                self.on_change(dict(zip(MUTABLE, before, strict=True)),
+                               dict(zip(MUTABLE, after, strict=True)))  # fmt: skip
         self._remember(call)
         if changed:
             await self._step(call_id, call_public(call), now, type_, data)

@@ -1,0 +1,81 @@
+"""Half-hour buckets and the center's hours, days and weeks made of them.
+
+Everything is stored by UTC half hour (epoch seconds // 1800), so stored rows never
+depend on the center's zone: a report folds each half hour into the local period it
+starts in. Every zone whose offset from UTC is a whole number of half hours (all but
+three: Nepal +5:45, the Chatham Islands +12:45/+13:45 and Eucla +8:45) has its hour,
+day and week boundaries on half-hour boundaries, so the fold is exact, across daylight
+saving changes too. In those three zones a half hour straddles two local hours and is
+counted in the one it starts in: periods are then off by 15 minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+BUCKET_SECONDS = 1800
+
+
+class Period(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"  # ISO weeks: Monday to Sunday
+
+
+def bucket_of(at: datetime) -> int:
+    """The UTC half hour an instant falls in (naive datetimes are UTC, as SQLite's)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return int(at.timestamp()) // BUCKET_SECONDS
+
+
+def bucket_start(bucket: int) -> datetime:
+    return datetime.fromtimestamp(bucket * BUCKET_SECONDS, UTC)
+
+
+def period_of(bucket: int, by: Period, zone: ZoneInfo) -> str:
+    """The label of the local period a half hour belongs to: the hour's start with its
+    offset (two 01:00 hours on the night clocks go back differ by their offsets), the
+    day's date, or the ISO week's Monday."""
+    local = bucket_start(bucket).astimezone(zone)
+    if by == Period.HOUR:
+        return local.replace(minute=0, second=0, microsecond=0).isoformat()
+    day = local.date()
+    if by == Period.WEEK:
+        day -= timedelta(days=day.weekday())
+    return day.isoformat()
+
+
+@dataclass(frozen=True)
+class Span:
+    """Local dates `first`..`last` (both included) as a range of UTC half hours."""
+
+    first: date
+    last: date
+    zone: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first, self.zone)
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.last + timedelta(days=1), self.zone)
+
+    @property
+    def buckets(self) -> range:
+        return range(bucket_of(self.start), bucket_of(self.end))
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Where the local day starts, in UTC. Where clocks jump over midnight, the wall
+    time does not exist and zoneinfo reads it with the offset before the jump (PEP 495,
+    fold=0): that is the instant of the jump, where the day really begins."""
+    return datetime.combine(day, time(0), zone).astimezone(UTC)

@@ -1,0 +1,223 @@
+"""What one visit or one call adds to the half-hour rollups, and rebuilding them.
+
+Incremental upkeep (the writer) and the rebuild from stored records must agree to the
+last second of talk; both are written here, and tests compare them.
+
+- A queue visit counts in the half hour it *left* the queue, as the live wallboard
+  counts it when the `queue.left` event arrives: today's answered calls are the same
+  number on both.
+- A conversation's handle time (talk, hold, wrap-up, transfers) counts in the half
+  hour its call *ended*, for the queue and agent on the call record (the last ones,
+  when a transfer went through routing again). Its wrap-up seconds join when the agent
+  files the wrap-up form; a call whose form never comes keeps a wrap-up of 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, text
+
+from callcenter.calls.models import CallState
+from callcenter.metrics import Tally
+from callcenter.reports.buckets import BUCKET_SECONDS, bucket_of
+from callcenter.reports.models import (
+    ABANDON_BOUNDS,
+    ABANDON_COLUMNS,
+    AGENT_HALF_HOURS,
+    INTEGER_MEASURES,
+    MEASURES,
+    QUEUE_HALF_HOURS,
+)
+
+CALL_CHANNEL = "voice"  # call records are voice; chats will bring their own records
+Measures = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Key:
+    """A rollup row: UTC half hour, queue, channel, and the agent (None: nobody)."""
+
+    bucket: int
+    queue: str
+    channel: str
+    agent_id: int | None
+
+
+def abandon_column(waited: float) -> str:
+    for bound, column in zip(ABANDON_BOUNDS, ABANDON_COLUMNS, strict=False):
+        if waited < bound:
+            return column
+    return ABANDON_COLUMNS[-1]
+
+
+def visit_measures(visit: Tally, waited: float, overflow_to: str | None) -> Measures:
+    """A one-visit `Tally` (counted with its queue's objective) as rollup measures."""
+    measures = {name: float(value) for name, value in asdict(visit).items()}
+    if visit.abandoned and not visit.short_abandoned:
+        measures[abandon_column(waited)] = 1
+    if visit.overflowed and overflow_to == "callback":
+        measures["callbacks"] = 1
+    return measures
+
+
+def handling(record: Mapping[str, Any]) -> tuple[Key, Measures] | None:
+    """What a call record adds to the rollups: a handled conversation once it has ended
+    with an agent from a queue; nothing before (or for agents' own calls)."""
+    ended_at: datetime | None = record["ended_at"]
+    agent_id, queue = record["agent_id"], record["queue"]
+    if record["state"] != CallState.ENDED or ended_at is None or agent_id is None or not queue:
+        return None
+    tally = Tally()
+    tally.handle(record["talk_seconds"] or 0.0, record["hold_seconds"] or 0.0,
+                 record["wrap_up_seconds"] or 0.0, record["transfers"] or 0)  # fmt: skip
+    measures = {name: float(getattr(tally, name)) for name in HANDLE_MEASURES}
+    return Key(bucket_of(ended_at), queue, CALL_CHANNEL, agent_id), measures
+
+
+HANDLE_MEASURES = ("handled", "talk", "hold", "wrap_up", "transfers")
+
+
+def add(into: dict[Key, Measures], key: Key, measures: Mapping[str, float], sign: int = 1) -> None:
+    row = into.setdefault(key, {})
+    for name, value in measures.items():
+        row[name] = row.get(name, 0.0) + sign * value
+
+
+def _upsert(table: Table) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    columns = [*keys, *MEASURES]
+    updates = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES)
+    # The same statement on SQLite (3.24+) and PostgreSQL.
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+UPSERT_QUEUE = _upsert(QUEUE_HALF_HOURS)
+UPSERT_AGENT = _upsert(AGENT_HALF_HOURS)
+
+
+def apply(conn: Connection, deltas: Mapping[Key, Mapping[str, float]]) -> None:
+    """Add `deltas` to both rollups in the caller's transaction."""
+    queue_rows: dict[Key, Measures] = {}
+    for key, measures in deltas.items():
+        add(queue_rows, Key(key.bucket, key.queue, key.channel, None), measures)
+    queue_params = [_params(key, m) for key, m in queue_rows.items() if any(m.values())]
+    agent_params = [
+        _params(key, m) for key, m in deltas.items() if key.agent_id is not None and any(m.values())
+    ]
+    if queue_params:
+        conn.execute(UPSERT_QUEUE, queue_params)
+    if agent_params:
+        conn.execute(UPSERT_AGENT, agent_params)
+
+
+def _params(key: Key, measures: Mapping[str, float]) -> dict[str, Any]:
+    values: dict[str, Any] = {"bucket": key.bucket, "queue": key.queue, "channel": key.channel}
+    if key.agent_id is not None:
+        values["agent_id"] = key.agent_id
+    for name in MEASURES:
+        value = measures.get(name, 0.0)
+        values[name] = round(value) if name in INTEGER_MEASURES else value
+    return values
+
+
+# ---- rebuilding from the stored records ----------------------------------------------
+
+
+def bucket_sql(dialect: str, column: str) -> str:
+    """SQL for the UTC half hour of a timestamp column, on this database."""
+    if dialect == "postgresql":
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / {BUCKET_SECONDS}) AS INTEGER)"
+    # SQLite keeps UTC wall times as text; strftime('%s') reads them as UTC.
+    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {BUCKET_SECONDS})"
+
+
+def _visit_sums(conn: Connection) -> str:
+    """The visit measures per (bucket, queue, channel, agent), summed by SQL exactly as
+    `visit_measures` counts one visit."""
+    answered, abandoned = "outcome = 'answered'", "outcome = 'abandoned'"
+    real = f"{abandoned} AND NOT short_abandoned"
+    bounds = [0, *ABANDON_BOUNDS]
+    buckets = []
+    for i, column in enumerate(ABANDON_COLUMNS):
+        cond = f"{real} AND waited >= {bounds[i]}"
+        if i + 1 < len(bounds):
+            cond += f" AND waited < {bounds[i + 1]}"
+        buckets.append(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {column}")
+    return f"""
+        SELECT {bucket_sql(conn.dialect.name, "left_at")} AS bucket, queue, channel,
+               COALESCE(agent_id, 0) AS agent_id,
+               COUNT(*) AS entered,
+               SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS answered,
+               SUM(CASE WHEN {answered} AND answered_in_time THEN 1 ELSE 0 END)
+                   AS answered_in_time,
+               SUM(CASE WHEN {abandoned} THEN 1 ELSE 0 END) AS abandoned,
+               SUM(CASE WHEN {abandoned} AND short_abandoned THEN 1 ELSE 0 END)
+                   AS short_abandoned,
+               SUM(CASE WHEN outcome = 'overflowed' THEN 1 ELSE 0 END) AS overflowed,
+               0 AS handled, 0 AS transfers,
+               SUM(CASE WHEN {answered} THEN waited ELSE 0 END) AS answer_wait,
+               SUM(CASE WHEN {real} THEN waited ELSE 0 END) AS abandon_wait,
+               0 AS talk, 0 AS hold, 0 AS wrap_up,
+               {", ".join(buckets)},
+               SUM(CASE WHEN outcome = 'overflowed' AND overflow_to = 'callback'
+                   THEN 1 ELSE 0 END) AS callbacks
+        FROM queue_visits GROUP BY 1, 2, 3, 4"""
+
+
+def _handle_sums(conn: Connection) -> str:
+    """The handle-time measures of ended calls, as `handling` counts one record."""
+    zeros = ", ".join(f"0 AS {c}" for c in ABANDON_COLUMNS)
+    return f"""
+        SELECT {bucket_sql(conn.dialect.name, "ended_at")} AS bucket, queue,
+               '{CALL_CHANNEL}' AS channel, agent_id,
+               0 AS entered, 0 AS answered, 0 AS answered_in_time, 0 AS abandoned,
+               0 AS short_abandoned, 0 AS overflowed,
+               COUNT(*) AS handled, SUM(transfers) AS transfers,
+               0 AS answer_wait, 0 AS abandon_wait,
+               SUM(COALESCE(talk_seconds, 0)) AS talk, SUM(COALESCE(hold_seconds, 0)) AS hold,
+               SUM(COALESCE(wrap_up_seconds, 0)) AS wrap_up,
+               {zeros}, 0 AS callbacks
+        FROM calls
+        WHERE state = '{CallState.ENDED}' AND ended_at IS NOT NULL
+          AND agent_id IS NOT NULL AND queue IS NOT NULL AND queue <> ''
+        GROUP BY 1, 2, 3, 4"""
+
+
+def rebuild(conn: Connection) -> dict[str, int]:
+    """Recompute both rollups from queue_visits and calls, in the caller's transaction.
+
+    On PostgreSQL the rollups are locked first, so a live writer's additions wait and
+    land on the rebuilt rows instead of being lost or counted twice; SQLite has one
+    writer anyway. Call records written by the running server only land with its next
+    flush: rebuild on a quiet server (or expect the calls of that moment to be off).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"LOCK TABLE {QUEUE_HALF_HOURS.name}, {AGENT_HALF_HOURS.name} "
+                          "IN SHARE ROW EXCLUSIVE MODE"))  # fmt: skip
+    conn.execute(QUEUE_HALF_HOURS.delete())
+    conn.execute(AGENT_HALF_HOURS.delete())
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
+    measures = ", ".join(MEASURES)
+    both = f"{_visit_sums(conn)} UNION ALL {_handle_sums(conn)}"
+    conn.execute(text(
+        f"INSERT INTO {AGENT_HALF_HOURS.name} (bucket, queue, channel, agent_id, {measures}) "
+        f"SELECT bucket, queue, channel, agent_id, {sums} FROM ({both}) AS parts "
+        "WHERE agent_id <> 0 GROUP BY bucket, queue, channel, agent_id"
+    ))  # fmt: skip
+    conn.execute(text(
+        f"INSERT INTO {QUEUE_HALF_HOURS.name} (bucket, queue, channel, {measures}) "
+        f"SELECT bucket, queue, channel, {sums} FROM ({both}) AS parts "
+        "GROUP BY bucket, queue, channel"
+    ))  # fmt: skip
+    return {
+        table.name: int(conn.execute(text(f"SELECT COUNT(*) FROM {table.name}")).scalar_one())
+        for table in (QUEUE_HALF_HOURS, AGENT_HALF_HOURS)
+    }
