@@ -17,6 +17,7 @@ from callcenter.api.routes import (
     calls,
     health,
     ivr,
+    reports,
     routing,
     softphone,
     users,
@@ -47,7 +48,7 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    for module in (auth, users, audit, agents, calls, health, ivr, routing, softphone, ws):
+    for module in (auth, users, audit, agents, calls, health, ivr, reports, routing, softphone, ws):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -1,0 +1,203 @@
+"""Report queries: sum the half-hour rollups, fold them into the center's periods.
+
+A query reads the rollup rows of its half hours (at most one per half hour, queue and
+channel, or per agent too), never the calls: its cost follows the length of the
+period and the size of the floor, not the number of calls stored. The customer side
+(sources, regions, new or returning) is counted from the call records of the period.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import DateTime, Table, bindparam, select, text
+
+from callcenter.agents.models import AgentProfileRow
+from callcenter.auth.models import User
+from callcenter.db import Database
+from callcenter.metrics import ServiceLevel, Tally
+from callcenter.reports.buckets import Period, Span, period_of
+from callcenter.reports.models import ABANDON_COLUMNS, AGENT_HALF_HOURS, QUEUE_HALF_HOURS
+from callcenter.reports.rollup import bucket_sql
+from callcenter.reports.writer import ReportWriter
+from callcenter.routing.rules import region_for_number
+
+TALLY_FIELDS = tuple(f.name for f in fields(Tally))
+NO_TEAM = ""  # agents without a team
+
+
+class Group(StrEnum):
+    NONE = "none"
+    QUEUE = "queue"
+    AGENT = "agent"
+    TEAM = "team"
+    CHANNEL = "channel"
+
+
+@dataclass
+class Cell:
+    """One report row being summed: a period and a group's value."""
+
+    tally: Tally = field(default_factory=Tally)
+    abandons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ABANDON_COLUMNS, 0))
+    callbacks: int = 0
+    queues: set[str] = field(default_factory=set)
+
+    def add(self, row: Mapping[Any, Any]) -> None:
+        self.tally = self.tally + Tally(*(row[name] for name in TALLY_FIELDS))
+        for column in ABANDON_COLUMNS:
+            self.abandons[column] += int(row[column])
+        self.callbacks += int(row["callbacks"])
+        self.queues.add(row["queue"])
+
+
+def objective_of(objectives: Iterable[ServiceLevel]) -> ServiceLevel:
+    """The objective a row over several queues is read with.
+
+    Each visit was already judged in time or not, and short or not, by its own queue's
+    threshold when it was stored; what is left to choose is whether abandoned contacts
+    count (and the target shown). Queues that agree give theirs; queues that differ give
+    `counted`, the industry's usual reading, and the first queue's target.
+    """
+    found = list(objectives) or [ServiceLevel()]
+    modes = {sl.abandoned for sl in found}
+    first = found[0]
+    mode = first.abandoned if len(modes) == 1 else "counted"
+    return ServiceLevel(first.seconds, first.target, mode, first.short_abandon)
+
+
+class ReportService:
+    def __init__(
+        self,
+        db: Database,
+        writer: ReportWriter,
+        zone: ZoneInfo,
+        *,
+        before_read: Callable[[], Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.writer = writer
+        self.zone = zone
+        self._before_read = before_read  # flushes the call records (the customer side)
+
+    def span(self, first: Any, last: Any) -> Span:
+        return Span(first, last, self.zone)
+
+    async def service(self, span: Span, by: Period, group: Group) -> list[dict[str, Any]]:
+        """Offered, answered, abandoned, service level, ASA, AHT … per period and group."""
+        await self.writer.flush()
+        table: Table = AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
+        buckets = span.buckets
+        stmt = select(table).where(
+            table.c.bucket >= buckets.start, table.c.bucket < buckets.stop
+        )  # fmt: skip
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        names: dict[int, str] = {}
+        teams: dict[int, list[str]] = {}
+        if group in (Group.AGENT, Group.TEAM):
+            names, teams = await self._agents()
+        cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
+        labels: dict[int, str] = {}
+        for row in rows:
+            bucket = row["bucket"]
+            period = labels.get(bucket)
+            if period is None:
+                period = labels[bucket] = period_of(bucket, by, self.zone)
+            for key in _keys(row, group, teams):
+                cells[(period, key)].add(row)
+        return [
+            self._public(period, key, cell, group, names)
+            for (period, key), cell in sorted(cells.items(), key=_order)
+        ]
+
+    def _public(
+        self, period: str, key: str, cell: Cell, group: Group, names: Mapping[int, str]
+    ) -> dict[str, Any]:
+        objective = objective_of(self.writer.objective(q) for q in sorted(cell.queues))
+        out: dict[str, Any] = {"period": period, "group": key}
+        if group == Group.AGENT:
+            out["name"] = names.get(int(key), "") if key.isdigit() else ""
+        out |= cell.tally.summary(objective)
+        out["service_level_target"] = objective.target
+        out |= cell.abandons
+        out["callbacks"] = cell.callbacks
+        return out
+
+    def columns(self, group: Group) -> list[str]:
+        """The fields of a service report row, in order (a CSV header with no rows)."""
+        return list(self._public("", "", Cell(), group, {}))
+
+    async def _agents(self) -> tuple[dict[int, str], dict[int, list[str]]]:
+        """Agents' names and *current* teams (an agent in two teams counts in both)."""
+        users = User.__table__  # type: ignore[attr-defined]
+        profiles = AgentProfileRow.__table__  # type: ignore[attr-defined]
+        async with self.db.engine.connect() as conn:
+            people = await conn.execute(select(users.c.id, users.c.username, users.c.display_name))
+            names = {row.id: row.display_name or row.username for row in people}
+            found = await conn.execute(select(profiles.c.user_id, profiles.c.teams))
+            teams = {row.user_id: list(row.teams or []) for row in found}
+        return names, teams
+
+    async def customers(self, span: Span, by: Period) -> list[dict[str, Any]]:
+        """Inbound calls per period by source (the number dialed), region (from the
+        caller's international prefix) and customer (new, returning, anonymous)."""
+        if self._before_read is not None:
+            await self._before_read()
+        bucket = bucket_sql("sqlite" if self.db.is_sqlite else "postgresql", "c.started_at")
+        region = ("CASE WHEN c.caller_number LIKE '+%' OR c.caller_number LIKE '00%' "
+                  "THEN substr(c.caller_number, 1, 6) ELSE '' END")  # fmt: skip
+        # The call that created the profile is the customer's first: new.
+        kind = ("CASE WHEN c.customer_id IS NULL THEN 'anonymous' "
+                "WHEN c.started_at <= cu.created_at THEN 'new' ELSE 'returning' END")  # fmt: skip
+        dimensions = {"source": "c.dialed_number", "region": region, "customer": kind}
+        cells: dict[tuple[str, str, str], int] = defaultdict(int)
+        labels: dict[int, str] = {}
+        # Typed parameters: on SQLite they are then written as the stored text is.
+        params = [
+            bindparam("start", span.start, type_=DateTime(timezone=True)),
+            bindparam("end", span.end, type_=DateTime(timezone=True)),
+        ]
+        async with self.db.engine.connect() as conn:
+            for dimension, expression in dimensions.items():
+                join = "LEFT JOIN customers cu ON cu.id = c.customer_id"
+                join = join if dimension == "customer" else ""
+                sql = text(
+                    f"SELECT {bucket} AS bucket, {expression} AS value, COUNT(*) AS calls "
+                    f"FROM calls c {join} WHERE c.started_at >= :start AND c.started_at < :end "
+                    "AND c.direction = 'inbound' GROUP BY 1, 2"
+                ).bindparams(*params)
+                for row in await conn.execute(sql):
+                    period = labels.get(row.bucket)
+                    if period is None:
+                        period = labels[row.bucket] = period_of(row.bucket, by, self.zone)
+                    value = str(row.value or "")
+                    if dimension == "region":
+                        value = region_for_number(value) if value else ""
+                    cells[(period, dimension, value)] += int(row.calls)
+        return [
+            {"period": period, "dimension": dimension, "value": value, "calls": calls}
+            for (period, dimension, value), calls in sorted(cells.items())
+        ]
+
+
+def _keys(row: Mapping[Any, Any], group: Group, teams: Mapping[int, list[str]]) -> list[str]:
+    if group == Group.NONE:
+        return [""]
+    if group == Group.QUEUE:
+        return [row["queue"]]
+    if group == Group.CHANNEL:
+        return [row["channel"]]
+    if group == Group.AGENT:
+        return [str(row["agent_id"])]
+    return teams.get(row["agent_id"]) or [NO_TEAM]
+
+
+def _order(item: tuple[tuple[str, str], Cell]) -> tuple[str, str]:
+    period, key = item[0]
+    return period, key.zfill(20) if key.isdigit() else key  # agent 2 before agent 10
