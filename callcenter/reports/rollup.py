@@ -139,9 +139,9 @@ def bucket_sql(dialect: str, column: str) -> str:
     return f"(CAST(strftime('%s', {column}) AS INTEGER) / {BUCKET_SECONDS})"
 
 
-def _visit_sums(conn: Connection) -> str:
+def visit_sums(dialect: str, where: str = "") -> str:
     """The visit measures per (bucket, queue, channel, agent), summed by SQL exactly as
-    `visit_measures` counts one visit."""
+    `visit_measures` counts one visit (`where`: an extra condition on queue_visits)."""
     answered, abandoned = "outcome = 'answered'", "outcome = 'abandoned'"
     real = f"{abandoned} AND NOT short_abandoned"
     bounds = [0, *ABANDON_BOUNDS]
@@ -152,7 +152,7 @@ def _visit_sums(conn: Connection) -> str:
             cond += f" AND waited < {bounds[i + 1]}"
         buckets.append(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {column}")
     return f"""
-        SELECT {bucket_sql(conn.dialect.name, "left_at")} AS bucket, queue, channel,
+        SELECT {bucket_sql(dialect, "left_at")} AS bucket, queue, channel,
                COALESCE(agent_id, 0) AS agent_id,
                COUNT(*) AS entered,
                SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS answered,
@@ -169,14 +169,14 @@ def _visit_sums(conn: Connection) -> str:
                {", ".join(buckets)},
                SUM(CASE WHEN outcome = 'overflowed' AND overflow_to = 'callback'
                    THEN 1 ELSE 0 END) AS callbacks
-        FROM queue_visits GROUP BY 1, 2, 3, 4"""
+        FROM queue_visits {f"WHERE {where}" if where else ""} GROUP BY 1, 2, 3, 4"""
 
 
-def _handle_sums(conn: Connection) -> str:
+def handle_sums(dialect: str, where: str = "") -> str:
     """The handle-time measures of ended calls, as `handling` counts one record."""
     zeros = ", ".join(f"0 AS {c}" for c in ABANDON_COLUMNS)
     return f"""
-        SELECT {bucket_sql(conn.dialect.name, "ended_at")} AS bucket, queue,
+        SELECT {bucket_sql(dialect, "ended_at")} AS bucket, queue,
                '{CALL_CHANNEL}' AS channel, agent_id,
                0 AS entered, 0 AS answered, 0 AS answered_in_time, 0 AS abandoned,
                0 AS short_abandoned, 0 AS overflowed,
@@ -188,6 +188,7 @@ def _handle_sums(conn: Connection) -> str:
         FROM calls
         WHERE state = '{CallState.ENDED}' AND ended_at IS NOT NULL
           AND agent_id IS NOT NULL AND queue IS NOT NULL AND queue <> ''
+          {f"AND {where}" if where else ""}
         GROUP BY 1, 2, 3, 4"""
 
 
@@ -206,7 +207,8 @@ def rebuild(conn: Connection) -> dict[str, int]:
     conn.execute(AGENT_HALF_HOURS.delete())
     sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
     measures = ", ".join(MEASURES)
-    both = f"{_visit_sums(conn)} UNION ALL {_handle_sums(conn)}"
+    dialect = conn.dialect.name
+    both = f"{visit_sums(dialect)} UNION ALL {handle_sums(dialect)}"
     conn.execute(text(
         f"INSERT INTO {AGENT_HALF_HOURS.name} (bucket, queue, channel, agent_id, {measures}) "
         f"SELECT bucket, queue, channel, agent_id, {sums} FROM ({both}) AS parts "

@@ -9,20 +9,26 @@ period and the size of the floor, not the number of calls stored. The customer s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Table, bindparam, select, text
+from sqlalchemy import BindParameter, DateTime, Table, bindparam, select, text
 
 from callcenter.agents.models import AgentProfileRow
 from callcenter.auth.models import User
 from callcenter.db import Database
 from callcenter.metrics import ServiceLevel, Tally
-from callcenter.reports.buckets import Period, Span, period_of
-from callcenter.reports.models import ABANDON_COLUMNS, AGENT_HALF_HOURS, QUEUE_HALF_HOURS
+from callcenter.reports.buckets import Folding, Period, Span, period_of
+from callcenter.reports.models import (
+    ABANDON_COLUMNS,
+    AGENT_HALF_HOURS,
+    INTEGER_MEASURES,
+    MEASURES,
+    QUEUE_HALF_HOURS,
+)
 from callcenter.reports.rollup import bucket_sql
 from callcenter.reports.writer import ReportWriter
 from callcenter.routing.rules import region_for_number
@@ -39,6 +45,16 @@ class Group(StrEnum):
     CHANNEL = "channel"
 
 
+# What a report row is summed by in SQL, per group (the queue: for its objective).
+GROUP_COLUMNS: dict[Group, tuple[str, ...]] = {
+    Group.NONE: ("queue",),
+    Group.QUEUE: ("queue",),
+    Group.CHANNEL: ("channel", "queue"),
+    Group.AGENT: ("agent_id",),
+    Group.TEAM: ("agent_id",),
+}
+
+
 @dataclass
 class Cell:
     """One report row being summed: a period and a group's value."""
@@ -49,11 +65,17 @@ class Cell:
     queues: set[str] = field(default_factory=set)
 
     def add(self, row: Mapping[Any, Any]) -> None:
-        self.tally = self.tally + Tally(*(row[name] for name in TALLY_FIELDS))
+        # int/float: PostgreSQL's SUM of integers is a Decimal.
+        values: dict[str, Any] = {
+            name: int(row[name]) if name in INTEGER_MEASURES else float(row[name])
+            for name in TALLY_FIELDS
+        }
+        self.tally = self.tally + Tally(**values)
         for column in ABANDON_COLUMNS:
             self.abandons[column] += int(row[column])
         self.callbacks += int(row["callbacks"])
-        self.queues.add(row["queue"])
+        if "queue" in row:
+            self.queues.add(row["queue"])
 
 
 def objective_of(objectives: Iterable[ServiceLevel]) -> ServiceLevel:
@@ -92,12 +114,31 @@ class ReportService:
         """Offered, answered, abandoned, service level, ASA, AHT … per period and group."""
         await self.writer.flush()
         table: Table = AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
-        buckets = span.buckets
-        stmt = select(table).where(
-            table.c.bucket >= buckets.start, table.c.bucket < buckets.stop
-        )  # fmt: skip
+        return await self.summed(table.name, span, by, group)
+
+    async def summed(
+        self,
+        source: str,
+        span: Span,
+        by: Period,
+        group: Group,
+        params: Sequence[BindParameter[Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """`source` (a rollup, or any FROM giving its columns) summed per period and group.
+
+        The database sums each local period (`Folding`); rows keep the queue where the
+        service level needs each queue's objective. Agent rows hold no abandons or
+        overflows, so theirs does not depend on it.
+        """
+        folding = Folding(span, by)
+        keys = ", ".join(GROUP_COLUMNS[group])
+        sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
+        sql = text(
+            f"SELECT {folding.sql()} AS period, {keys}, {sums} FROM {source} "
+            f"WHERE bucket >= :first AND bucket < :stop GROUP BY 1, {keys}"
+        ).bindparams(*params, first=span.buckets.start, stop=span.buckets.stop)
         async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
+            rows = (await conn.execute(sql)).mappings().all()
         names: dict[int, str] = {}
         teams: dict[int, list[str]] = {}
         if group in (Group.AGENT, Group.TEAM):
@@ -105,10 +146,10 @@ class ReportService:
         cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
         labels: dict[int, str] = {}
         for row in rows:
-            bucket = row["bucket"]
-            period = labels.get(bucket)
+            number = int(row["period"])
+            period = labels.get(number)
             if period is None:
-                period = labels[bucket] = period_of(bucket, by, self.zone)
+                period = labels[number] = folding.label(number)
             for key in _keys(row, group, teams):
                 cells[(period, key)].add(row)
         return [
@@ -120,11 +161,13 @@ class ReportService:
         self, period: str, key: str, cell: Cell, group: Group, names: Mapping[int, str]
     ) -> dict[str, Any]:
         objective = objective_of(self.writer.objective(q) for q in sorted(cell.queues))
+        # Agents answer in several queues: no one queue's target is theirs.
+        target = objective.target if cell.queues else None
         out: dict[str, Any] = {"period": period, "group": key}
         if group == Group.AGENT:
             out["name"] = names.get(int(key), "") if key.isdigit() else ""
         out |= cell.tally.summary(objective)
-        out["service_level_target"] = objective.target
+        out["service_level_target"] = target
         out |= cell.abandons
         out["callbacks"] = cell.callbacks
         return out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter.reports.buckets import Period, Span, bucket_of, bucket_start, period_of
+import pytest
+
+from callcenter.reports.buckets import Folding, Period, Span, bucket_of, bucket_start, period_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # +8, no daylight saving
 KOLKATA = ZoneInfo("Asia/Kolkata")  # +5:30
@@ -71,3 +74,29 @@ def test_a_span_covers_its_last_day():
     span = Span(date(2026, 3, 1), date(2026, 3, 31), SHANGHAI)
     assert span.days == 31
     assert span.end - span.start == timedelta(days=31)
+
+
+@pytest.mark.parametrize("by", list(Period))
+@pytest.mark.parametrize(
+    ("zone", "first", "last"),
+    [
+        ("America/New_York", date(2026, 3, 1), date(2026, 3, 14)),  # clocks forward
+        ("America/New_York", date(2026, 10, 26), date(2026, 11, 8)),  # and back
+        ("Europe/London", date(2026, 3, 20), date(2026, 11, 5)),  # both, in one span
+        ("Asia/Kolkata", date(2026, 2, 23), date(2026, 3, 8)),
+        ("America/Santiago", date(2022, 9, 5), date(2022, 9, 18)),  # midnight skipped
+        ("Asia/Shanghai", date(2026, 3, 1), date(2026, 3, 3)),
+        ("UTC", date(2026, 3, 1), date(2026, 3, 3)),
+    ],
+)
+def test_sql_folding_agrees_with_period_of_for_every_half_hour(zone, first, last, by):
+    span = Span(first, last, ZoneInfo(zone))
+    folding = Folding(span, by)
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE b (bucket INTEGER)")
+    db.executemany("INSERT INTO b VALUES (?)", [(b,) for b in span.buckets])
+    numbered = db.execute(f"SELECT bucket, {folding.sql()} FROM b ORDER BY bucket").fetchall()
+    for bucket, number in numbered:
+        assert folding.label(number) == period_of(bucket, by, span.zone), bucket
+    # And distinct periods stay distinct (the hour that happens twice, too).
+    assert len({n for _, n in numbered}) == len({period_of(b, by, span.zone) for b in span.buckets})
