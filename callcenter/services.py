@@ -115,7 +115,10 @@ async def running_services(
             routing_config, agents, clock, routing_tasks, bus=bus, on_visit=writer.visit
         )
         routing.start()
-        calls = CallService(db, bus, clock, node=settings.node_name, on_change=writer.call_changed)
+        calls = CallService(
+            db, bus, clock, node=settings.node_name,
+            on_change=writer.call_changed, on_start=writer.call_started,
+        )  # fmt: skip
         services = Services(
             settings=settings,
             db=db,
@@ -125,7 +128,7 @@ async def running_services(
             calls=calls,
             agents=agents,
             routing=routing,
-            reports=ReportService(db, writer, settings.zone, before_read=calls.flush),
+            reports=ReportService(db, writer, settings.zone),
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

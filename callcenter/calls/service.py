@@ -120,6 +120,9 @@ UPDATE_CALL = (
 # Told of every change to a record: its MUTABLE fields before and after (reports keep
 # their handle-time totals in step with it).
 RecordHook = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+# Told of every call recorded, with its customer's class at that moment (None: no
+# profile, an anonymous caller): the customer side of reports.
+StartHook = Callable[[Call, str | None], None]
 
 
 class CallNotFound(LookupError):
@@ -145,9 +148,11 @@ class CallService:
         node: str = "local",
         *,
         on_change: RecordHook | None = None,
+        on_start: StartHook | None = None,
     ) -> None:
         self.db = db
         self.on_change = on_change
+        self.on_start = on_start
         self.bus = bus
         self.clock = clock
         self.node = node
@@ -188,6 +193,8 @@ class CallService:
             call.customer_id = profile.customer_id
             self._classes[profile.customer_id] = profile.customer_class
         assert call.id is not None
+        if self.on_start is not None:
+            self.on_start(call, profile.customer_class if profile is not None else None)
         self._remember(call)
         await self._step(call.id, call_public(call), now, "started", {})
         return call

@@ -88,3 +88,14 @@ AGENT_HALF_HOURS = Table(
     Column("agent_id", Integer, primary_key=True, autoincrement=False),
     *_measures(),
 )
+# Inbound calls per half hour by source (the number dialed), region (the caller's
+# country) and customer (new, returning, anonymous): one row per value, so the customer
+# report reads a few rows per half hour too.
+CUSTOMER_HALF_HOURS = Table(
+    "report_customer_half_hours",
+    SQLModel.metadata,
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("dimension", String(16), primary_key=True),  # source | region | customer
+    Column("value", String(64), primary_key=True),
+    Column("calls", Integer, nullable=False, default=0),
+)

@@ -21,17 +21,19 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, text
 
-from callcenter.calls.models import CallState
+from callcenter.calls.models import Call, CallState
 from callcenter.metrics import Tally
 from callcenter.reports.buckets import BUCKET_SECONDS, bucket_of
 from callcenter.reports.models import (
     ABANDON_BOUNDS,
     ABANDON_COLUMNS,
     AGENT_HALF_HOURS,
+    CUSTOMER_HALF_HOURS,
     INTEGER_MEASURES,
     MEASURES,
     QUEUE_HALF_HOURS,
 )
+from callcenter.routing.rules import region_for_number
 
 CALL_CHANNEL = "voice"  # call records are voice; chats will bring their own records
 Measures = dict[str, float]
@@ -81,6 +83,29 @@ def handling(record: Mapping[str, Any]) -> tuple[Key, Measures] | None:
 HANDLE_MEASURES = ("handled", "talk", "hold", "wrap_up", "transfers")
 
 
+CustomerKey = tuple[int, str, str]  # bucket, dimension, value
+
+
+def customer_kind(customer_class: str | None) -> str:
+    """`new` on a customer's first contact, `returning` after (VIPs included),
+    `anonymous` without a number to know them by."""
+    if customer_class is None:
+        return "anonymous"
+    return "new" if customer_class == "new" else "returning"
+
+
+def customer_keys(call: Call, customer_class: str | None) -> list[CustomerKey]:
+    """What an arriving inbound call adds to the customer rollup (nothing otherwise)."""
+    if call.direction != "inbound":
+        return []
+    bucket = bucket_of(call.started_at)
+    return [
+        (bucket, "source", call.dialed_number[:64]),
+        (bucket, "region", region_for_number(call.caller_number)),
+        (bucket, "customer", customer_kind(customer_class)),
+    ]
+
+
 def add(into: dict[Key, Measures], key: Key, measures: Mapping[str, float], sign: int = 1) -> None:
     row = into.setdefault(key, {})
     for name, value in measures.items():
@@ -101,6 +126,18 @@ def _upsert(table: Table) -> Any:
 
 UPSERT_QUEUE = _upsert(QUEUE_HALF_HOURS)
 UPSERT_AGENT = _upsert(AGENT_HALF_HOURS)
+UPSERT_CUSTOMER = text(
+    f"INSERT INTO {CUSTOMER_HALF_HOURS.name} (bucket, dimension, value, calls) "
+    "VALUES (:bucket, :dimension, :value, :calls) ON CONFLICT (bucket, dimension, value) "
+    f"DO UPDATE SET calls = {CUSTOMER_HALF_HOURS.name}.calls + excluded.calls"
+)
+
+
+def apply_customers(conn: Connection, counts: Mapping[CustomerKey, int]) -> None:
+    params = [{"bucket": b, "dimension": d, "value": v, "calls": n}
+              for (b, d, v), n in counts.items() if n]  # fmt: skip
+    if params:
+        conn.execute(UPSERT_CUSTOMER, params)
 
 
 def apply(conn: Connection, deltas: Mapping[Key, Mapping[str, float]]) -> None:
@@ -201,8 +238,9 @@ def rebuild(conn: Connection) -> dict[str, int]:
     flush: rebuild on a quiet server (or expect the calls of that moment to be off).
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"LOCK TABLE {QUEUE_HALF_HOURS.name}, {AGENT_HALF_HOURS.name} "
-                          "IN SHARE ROW EXCLUSIVE MODE"))  # fmt: skip
+        tables = (QUEUE_HALF_HOURS, AGENT_HALF_HOURS, CUSTOMER_HALF_HOURS)
+        names = ", ".join(table.name for table in tables)
+        conn.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
     conn.execute(QUEUE_HALF_HOURS.delete())
     conn.execute(AGENT_HALF_HOURS.delete())
     sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
@@ -219,7 +257,42 @@ def rebuild(conn: Connection) -> dict[str, int]:
         f"SELECT bucket, queue, channel, {sums} FROM ({both}) AS parts "
         "GROUP BY bucket, queue, channel"
     ))  # fmt: skip
+    _rebuild_customers(conn)
     return {
         table.name: int(conn.execute(text(f"SELECT COUNT(*) FROM {table.name}")).scalar_one())
-        for table in (QUEUE_HALF_HOURS, AGENT_HALF_HOURS)
+        for table in (QUEUE_HALF_HOURS, AGENT_HALF_HOURS, CUSTOMER_HALF_HOURS)
     }
+
+
+def _rebuild_customers(conn: Connection) -> None:
+    """The customer rollup from the inbound calls, as `customer_keys` counts each.
+
+    A call is its customer's first contact (`new`) when no call of theirs (either
+    direction) started before it: what the customer's class said when it arrived.
+    Regions go through the same Python lookup, once per distinct number.
+    """
+    conn.execute(CUSTOMER_HALF_HOURS.delete())
+    bucket = bucket_sql(conn.dialect.name, "c.started_at")
+    inbound = "FROM calls c WHERE c.direction = 'inbound'"
+    kind = (
+        "CASE WHEN c.customer_id IS NULL THEN 'anonymous' WHEN c.started_at <= "
+        "(SELECT MIN(f.started_at) FROM calls f WHERE f.customer_id = c.customer_id) "
+        "THEN 'new' ELSE 'returning' END"
+    )
+    for dimension, value in (("source", "substr(c.dialed_number, 1, 64)"), ("customer", kind)):
+        conn.execute(text(
+            f"INSERT INTO {CUSTOMER_HALF_HOURS.name} (bucket, dimension, value, calls) "
+            f"SELECT {bucket}, '{dimension}', {value}, COUNT(*) {inbound} GROUP BY 1, 2, 3"
+        ))  # fmt: skip
+    regions: dict[CustomerKey, int] = {}
+    known: dict[str, str] = {}
+    numbers = conn.execute(
+        text(f"SELECT {bucket}, c.caller_number, COUNT(*) {inbound} GROUP BY 1, 2")
+    )
+    for at, number, calls in numbers:
+        region = known.get(number)
+        if region is None:
+            region = known[number] = region_for_number(number)
+        key = (int(at), "region", region)
+        regions[key] = regions.get(key, 0) + int(calls)
+    apply_customers(conn, regions)

@@ -1,37 +1,36 @@
 """Report queries: sum the half-hour rollups, fold them into the center's periods.
 
 A query reads the rollup rows of its half hours (at most one per half hour, queue and
-channel, or per agent too), never the calls: its cost follows the length of the
-period and the size of the floor, not the number of calls stored. The customer side
-(sources, regions, new or returning) is counted from the call records of the period.
+channel, or per agent too; per source, region and kind of customer), never the calls:
+its cost follows the length of the period and the size of the floor, not the number
+of calls stored.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, DateTime, Table, bindparam, select, text
+from sqlalchemy import BindParameter, Table, select, text
 
 from callcenter.agents.models import AgentProfileRow
 from callcenter.auth.models import User
 from callcenter.db import Database
 from callcenter.metrics import ServiceLevel, Tally
-from callcenter.reports.buckets import Folding, Period, Span, period_of
+from callcenter.reports.buckets import Folding, Period, Span
 from callcenter.reports.models import (
     ABANDON_COLUMNS,
     AGENT_HALF_HOURS,
+    CUSTOMER_HALF_HOURS,
     INTEGER_MEASURES,
     MEASURES,
     QUEUE_HALF_HOURS,
 )
-from callcenter.reports.rollup import bucket_sql
 from callcenter.reports.writer import ReportWriter
-from callcenter.routing.rules import region_for_number
 
 TALLY_FIELDS = tuple(f.name for f in fields(Tally))
 NO_TEAM = ""  # agents without a team
@@ -99,13 +98,10 @@ class ReportService:
         db: Database,
         writer: ReportWriter,
         zone: ZoneInfo,
-        *,
-        before_read: Callable[[], Any] | None = None,
     ) -> None:
         self.db = db
         self.writer = writer
         self.zone = zone
-        self._before_read = before_read  # flushes the call records (the customer side)
 
     def span(self, first: Any, last: Any) -> Span:
         return Span(first, last, self.zone)
@@ -190,43 +186,21 @@ class ReportService:
     async def customers(self, span: Span, by: Period) -> list[dict[str, Any]]:
         """Inbound calls per period by source (the number dialed), region (from the
         caller's international prefix) and customer (new, returning, anonymous)."""
-        if self._before_read is not None:
-            await self._before_read()
-        bucket = bucket_sql("sqlite" if self.db.is_sqlite else "postgresql", "c.started_at")
-        region = ("CASE WHEN c.caller_number LIKE '+%' OR c.caller_number LIKE '00%' "
-                  "THEN substr(c.caller_number, 1, 6) ELSE '' END")  # fmt: skip
-        # The call that created the profile is the customer's first: new.
-        kind = ("CASE WHEN c.customer_id IS NULL THEN 'anonymous' "
-                "WHEN c.started_at <= cu.created_at THEN 'new' ELSE 'returning' END")  # fmt: skip
-        dimensions = {"source": "c.dialed_number", "region": region, "customer": kind}
-        cells: dict[tuple[str, str, str], int] = defaultdict(int)
-        labels: dict[int, str] = {}
-        # Typed parameters: on SQLite they are then written as the stored text is.
-        params = [
-            bindparam("start", span.start, type_=DateTime(timezone=True)),
-            bindparam("end", span.end, type_=DateTime(timezone=True)),
-        ]
+        await self.writer.flush()
+        folding = Folding(span, by)
+        sql = text(
+            f"SELECT {folding.sql()} AS period, dimension, value, SUM(calls) AS calls "
+            f"FROM {CUSTOMER_HALF_HOURS.name} WHERE bucket >= :first AND bucket < :stop "
+            "GROUP BY 1, 2, 3"
+        ).bindparams(first=span.buckets.start, stop=span.buckets.stop)
         async with self.db.engine.connect() as conn:
-            for dimension, expression in dimensions.items():
-                join = "LEFT JOIN customers cu ON cu.id = c.customer_id"
-                join = join if dimension == "customer" else ""
-                sql = text(
-                    f"SELECT {bucket} AS bucket, {expression} AS value, COUNT(*) AS calls "
-                    f"FROM calls c {join} WHERE c.started_at >= :start AND c.started_at < :end "
-                    "AND c.direction = 'inbound' GROUP BY 1, 2"
-                ).bindparams(*params)
-                for row in await conn.execute(sql):
-                    period = labels.get(row.bucket)
-                    if period is None:
-                        period = labels[row.bucket] = period_of(row.bucket, by, self.zone)
-                    value = str(row.value or "")
-                    if dimension == "region":
-                        value = region_for_number(value) if value else ""
-                    cells[(period, dimension, value)] += int(row.calls)
-        return [
-            {"period": period, "dimension": dimension, "value": value, "calls": calls}
-            for (period, dimension, value), calls in sorted(cells.items())
-        ]
+            rows = (await conn.execute(sql)).all()
+        found = [
+            {"period": folding.label(int(period)), "dimension": dimension, "value": value,
+             "calls": int(calls)}
+            for period, dimension, value, calls in rows
+        ]  # fmt: skip
+        return sorted(found, key=lambda r: (r["period"], r["dimension"], r["value"]))
 
 
 def _keys(row: Mapping[Any, Any], group: Group, teams: Mapping[int, list[str]]) -> list[str]:

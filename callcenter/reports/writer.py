@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from callcenter.calls.models import Call
 from callcenter.db import Database
 from callcenter.metrics import ServiceLevel, Tally, VisitOutcome
 from callcenter.reports import rollup
@@ -39,6 +40,7 @@ class ReportWriter:
         self._service_level = service_level
         self._visits: list[dict[str, Any]] = []
         self._deltas: dict[rollup.Key, rollup.Measures] = {}
+        self._customers: dict[rollup.CustomerKey, int] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -81,6 +83,13 @@ class ReportWriter:
             rollup.add(self._deltas, *new)
         self._flush_later()
 
+    def call_started(self, call: Call, customer_class: str | None) -> None:
+        """The call service's hook: a call arrived (`customer_class` as it was then,
+        None without a profile); an inbound one counts on the customer side."""
+        for key in rollup.customer_keys(call, customer_class):
+            self._customers[key] = self._customers.get(key, 0) + 1
+            self._flush_later()
+
     def _flush_later(self) -> None:
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
@@ -101,13 +110,15 @@ class ReportWriter:
             self._flusher = None
             visits, self._visits = self._visits, []
             deltas, self._deltas = self._deltas, {}
-            if not visits and not deltas:
+            customers, self._customers = self._customers, {}
+            if not visits and not deltas and not customers:
                 return
 
             def write(conn: Connection) -> None:
                 if visits:
                     conn.execute(insert(VISITS), visits)
                 rollup.apply(conn, deltas)
+                rollup.apply_customers(conn, customers)
 
             try:
                 # The write runs on the writer thread and commits even if this waiter is
@@ -117,6 +128,8 @@ class ReportWriter:
                 self._visits[:0] = visits
                 for key, measures in deltas.items():
                     rollup.add(self._deltas, key, measures)
+                for customer, calls in customers.items():
+                    self._customers[customer] = self._customers.get(customer, 0) + calls
                 raise
 
     async def close(self) -> None:

@@ -89,7 +89,7 @@ class Floor:
 
 
 async def play_day(floor: Floor, agents: list[int]) -> dict[str, Call]:
-    """Six calls on 2026-03-02 between 09:00 and 10:05 UTC (17:00-18:05 in Shanghai)."""
+    """Seven calls on 2026-03-02 between 09:00 and 10:05 UTC (17:00-18:05 in Shanghai)."""
     first, second = agents[0], agents[1]
     at = DAY.replace(hour=9)
     calls = {}
@@ -124,4 +124,7 @@ async def play_day(floor: Floor, agents: list[int]) -> dict[str, Call]:
     await floor.visit(f, "sales", 5, "answered", agent_id=first)
     await floor.talk(f, first, 50)
     await floor.end(f)
+    # G: a withheld number that hangs up in the IVR: no visit, an anonymous customer.
+    calls["g"] = g = await floor.call(at + timedelta(minutes=50), caller="")
+    await floor.end(g)
     return calls

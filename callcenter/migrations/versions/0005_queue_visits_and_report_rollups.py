@@ -80,6 +80,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("bucket", "queue", "channel"),
     )
     op.create_table(
+        "report_customer_half_hours",
+        sa.Column("bucket", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", "dimension", "value"),
+    )
+    op.create_table(
         "queue_visits",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("call_id", sa.Integer(), nullable=True),
@@ -115,6 +123,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_queue_visits_call_id")
 
     op.drop_table("queue_visits")
+    op.drop_table("report_customer_half_hours")
     op.drop_table("report_queue_half_hours")
     op.drop_table("report_agent_half_hours")
     # ### end Alembic commands ###
