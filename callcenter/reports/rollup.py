@@ -172,8 +172,10 @@ def bucket_sql(dialect: str, column: str) -> str:
     """SQL for the UTC half hour of a timestamp column, on this database."""
     if dialect == "postgresql":
         return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / {BUCKET_SECONDS}) AS INTEGER)"
-    # SQLite keeps UTC wall times as text; strftime('%s') reads them as UTC.
-    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {BUCKET_SECONDS})"
+    # SQLite keeps UTC wall times as text; strftime('%s') reads them as UTC. Only the
+    # whole seconds: SQLite rounds fractions to the millisecond, which would put an
+    # instant 0.4 ms before a half hour into the next one (Python's bucket_of floors).
+    return f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) / {BUCKET_SECONDS})"
 
 
 def visit_sums(dialect: str, where: str = "") -> str:
