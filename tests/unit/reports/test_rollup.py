@@ -24,6 +24,7 @@ from callcenter.reports.models import (
 )
 from callcenter.reports.service import Group, ReportService
 from callcenter.reports.writer import ReportWriter
+from callcenter.routing.model import Task
 from tests.support.reports import DAY, OBJECTIVES, Floor, play_day, seed_agents
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -163,3 +164,17 @@ async def test_customers_by_source_region_and_first_contact(day):
     # The first call from +8613800138000 made the profile; its three others returned.
     assert counts[("customer", "new")] == 3 and counts[("customer", "returning")] == 3
     assert counts[("customer", "anonymous")] == 1
+
+
+async def test_an_instant_just_before_a_half_hour_stays_in_it(database):
+    """SQLite's date functions round to the millisecond; the rebuild must not."""
+    writer = ReportWriter(database, OBJECTIVES.__getitem__)
+    boundary = DAY.replace(hour=9, minute=30).timestamp()
+    task = Task(id="chat-9", queue="support", channel="chat")
+    data = {"outcome": "abandoned", "waited": 10.0, "agent_id": None, "position": 1, "to": None}
+    await writer.visit(task, boundary - 10.0004, data)
+    await writer.close()
+    live = await _tables(database)
+    await database.write(rollup.rebuild)
+    assert await _tables(database) == live
+    assert [row["bucket"] for row in live[QUEUE_HALF_HOURS.name]] == [int(boundary) // 1800 - 1]
