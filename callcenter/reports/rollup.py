@@ -276,15 +276,20 @@ def _rebuild_customers(conn: Connection) -> None:
     conn.execute(CUSTOMER_HALF_HOURS.delete())
     bucket = bucket_sql(conn.dialect.name, "c.started_at")
     inbound = "FROM calls c WHERE c.direction = 'inbound'"
-    kind = (
-        "CASE WHEN c.customer_id IS NULL THEN 'anonymous' WHEN c.started_at <= "
-        "(SELECT MIN(f.started_at) FROM calls f WHERE f.customer_id = c.customer_id) "
-        "THEN 'new' ELSE 'returning' END"
+    first = (
+        "LEFT JOIN (SELECT customer_id, MIN(started_at) AS first_at FROM calls "
+        "WHERE customer_id IS NOT NULL GROUP BY customer_id) f ON f.customer_id = c.customer_id"
     )
-    for dimension, value in (("source", "substr(c.dialed_number, 1, 64)"), ("customer", kind)):
+    kind = ("CASE WHEN c.customer_id IS NULL THEN 'anonymous' "
+            "WHEN c.started_at <= f.first_at THEN 'new' ELSE 'returning' END")  # fmt: skip
+    for dimension, value, join in (
+        ("source", "substr(c.dialed_number, 1, 64)", ""),
+        ("customer", kind, first),
+    ):
         conn.execute(text(
             f"INSERT INTO {CUSTOMER_HALF_HOURS.name} (bucket, dimension, value, calls) "
-            f"SELECT {bucket}, '{dimension}', {value}, COUNT(*) {inbound} GROUP BY 1, 2, 3"
+            f"SELECT {bucket}, '{dimension}', {value}, COUNT(*) FROM calls c {join} "
+            "WHERE c.direction = 'inbound' GROUP BY 1, 2, 3"
         ))  # fmt: skip
     regions: dict[CustomerKey, int] = {}
     known: dict[str, str] = {}
