@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import date
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,7 +104,8 @@ class ReportService:
         self.writer = writer
         self.zone = zone
 
-    def span(self, first: Any, last: Any) -> Span:
+    def span(self, first: date, last: date) -> Span:
+        """Local days `first` to `last` (both included) in the center's zone."""
         return Span(first, last, self.zone)
 
     async def service(self, span: Span, by: Period, group: Group) -> list[dict[str, Any]]:

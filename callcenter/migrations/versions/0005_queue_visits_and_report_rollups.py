@@ -25,7 +25,8 @@ _ = sqlmodel
 
 def upgrade() -> None:
     # Reports start here: calls from before have no queue visits stored, so nothing is
-    # back-filled (`callcenter reports rebuild` would add their handle times alone).
+    # back-filled (`callcenter reports rebuild` would add their handle times and
+    # customer side, without the offers and answers they go with).
     op.create_table(
         "report_agent_half_hours",
         sa.Column("bucket", sa.Integer(), autoincrement=False, nullable=False),
