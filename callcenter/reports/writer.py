@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert
+from sqlalchemy.exc import DataError, IntegrityError
 
 from callcenter.calls.models import Call
 from callcenter.db import Database
@@ -124,6 +125,11 @@ class ReportWriter:
                 # The write runs on the writer thread and commits even if this waiter is
                 # cancelled (a report request dropped): never put it back then.
                 await asyncio.shield(self.db.write(write))
+            except (IntegrityError, DataError):
+                # Rows the database refuses (a visit of a call record that is gone, a
+                # value too long) would be refused again at every retry while the batch
+                # grows: this batch is given up, loudly.
+                log.exception("report batch refused (%d visits): not stored", len(visits))
             except Exception:
                 self._visits[:0] = visits
                 for key, measures in deltas.items():

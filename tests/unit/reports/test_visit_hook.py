@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlmodel import select as select_model
 from callcenter.agents.service import AgentService
 from callcenter.clock import FixedClock
 from callcenter.events.memory import InMemoryBus
+from callcenter.metrics import ServiceLevel
 from callcenter.reports.models import QUEUE_HALF_HOURS, QueueVisitRow
 from callcenter.reports.writer import ReportWriter
 from callcenter.routing.config import load_routing_text
@@ -51,3 +53,16 @@ async def test_a_caller_who_gives_up_is_one_stored_visit(database):
     (row,) = rollups
     assert (row["entered"], row["abandoned"], row["short_abandoned"]) == (1, 1, 0)
     assert row["abandon_30_60"] == 1 and row["abandon_wait"] == 40
+
+
+async def test_a_batch_the_database_refuses_is_given_up_not_retried_forever(database, caplog):
+    writer = ReportWriter(database, lambda queue: ServiceLevel())
+    task = Task(id="call-404", queue="support", data={"call_id": 404})  # no such call
+    data = {"outcome": "abandoned", "waited": 9.0, "agent_id": None, "position": 2, "to": None}
+    await writer.visit(task, datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp(), data)
+    await writer.flush()
+    assert "report batch refused (1 visits)" in caplog.text
+    await writer.visit(replace(task, id="chat-1", data={}), 1772442000.0, data)
+    await writer.close()  # the next batch is written
+    async with database.session() as s:
+        assert [v.task_id for v in (await s.exec(select_model(QueueVisitRow))).all()] == ["chat-1"]
