@@ -36,6 +36,7 @@ from callcenter.reports.models import (
 from callcenter.routing.rules import region_for_number
 
 CALL_CHANNEL = "voice"  # call records are voice; chats will bring their own records
+HANDLE_MEASURES = ("handled", "talk", "hold", "wrap_up", "transfers")
 Measures = dict[str, float]
 
 
@@ -78,9 +79,6 @@ def handling(record: Mapping[str, Any]) -> tuple[Key, Measures] | None:
                  record["wrap_up_seconds"] or 0.0, record["transfers"] or 0)  # fmt: skip
     measures = {name: float(getattr(tally, name)) for name in HANDLE_MEASURES}
     return Key(bucket_of(ended_at), queue, CALL_CHANNEL, agent_id), measures
-
-
-HANDLE_MEASURES = ("handled", "talk", "hold", "wrap_up", "transfers")
 
 
 CustomerKey = tuple[int, str, str]  # bucket, dimension, value
