@@ -24,6 +24,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.customers.models",
     "callcenter.monitoring.models",
     "callcenter.quality.models",
+    "callcenter.reports.models",
 )
 
 

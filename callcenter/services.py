@@ -21,6 +21,8 @@ from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
 from callcenter.monitoring.announcements import Announcements
 from callcenter.monitoring.wallboard import Wallboard
+from callcenter.reports.service import ReportService
+from callcenter.reports.writer import ReportWriter
 from callcenter.routing.config import load_routing
 from callcenter.routing.service import RoutingService
 from callcenter.tasks import TaskSupervisor
@@ -79,6 +81,7 @@ class Services:
     routing: RoutingService
     wallboard: Wallboard
     announcements: Announcements
+    reports: ReportService
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -103,6 +106,9 @@ async def running_services(
             from callcenter.migrate import upgrade
 
             await upgrade(db)
+        # Queue visits and report rollups; written last, once everything else stopped.
+        writer = ReportWriter(db, lambda queue: routing.router.queue(queue).service_level)
+        stack.push_async_callback(writer.close)
         bus = create_bus(settings)
         await bus.start()
         stack.push_async_callback(bus.stop)
@@ -111,19 +117,26 @@ async def running_services(
         routing_config = await asyncio.to_thread(load_routing, settings.routing_file)
         routing_tasks = TaskSupervisor("routing")
         stack.push_async_callback(routing_tasks.stop)
-        routing = RoutingService(routing_config, agents, clock, routing_tasks, bus=bus)
+        routing = RoutingService(
+            routing_config, agents, clock, routing_tasks, bus=bus, on_visit=writer.visit
+        )
         routing.start()
+        calls = CallService(
+            db, bus, clock, node=settings.node_name,
+            on_change=writer.call_changed, on_start=writer.call_started,
+        )  # fmt: skip
         services = Services(
             settings=settings,
             db=db,
             bus=bus,
             clock=clock,
             auth=AuthService(db=db, settings=settings, clock=clock),
-            calls=CallService(db, bus, clock, node=settings.node_name),
+            calls=calls,
             agents=agents,
             routing=routing,
             wallboard=Wallboard(bus, agents, routing, settings.zone),
             announcements=Announcements(db, bus, clock),
+            reports=ReportService(db, writer, settings.zone),
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

@@ -20,6 +20,7 @@ from callcenter.api.routes import (
     health,
     ivr,
     quality,
+    reports,
     routing,
     softphone,
     supervise,
@@ -57,7 +58,7 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
     )
     app.add_middleware(AuditMiddleware)
     routers = (auth, users, audit, agents, announcements, calls, forecast, health, ivr,
-               quality, routing, softphone, supervise, wallboard, ws)  # fmt: skip
+               quality, reports, routing, softphone, supervise, wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,6 +117,14 @@ UPDATE_CALL = (
 )
 
 
+# Told of every change to a record: its MUTABLE fields before and after (reports keep
+# their handle-time totals in step with it).
+RecordHook = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+# Told of every call recorded, with its customer's class at that moment (None: no
+# profile, an anonymous caller): the customer side of reports.
+StartHook = Callable[[Call, str | None], None]
+
+
 class CallNotFound(LookupError):
     pass
 
@@ -131,8 +140,19 @@ class CallService:
     database flushes first, so readers never see an older state than was published.
     """
 
-    def __init__(self, db: Database, bus: EventBus, clock: Clock, node: str = "local") -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        node: str = "local",
+        *,
+        on_change: RecordHook | None = None,
+        on_start: StartHook | None = None,
+    ) -> None:
         self.db = db
+        self.on_change = on_change
+        self.on_start = on_start
         self.bus = bus
         self.clock = clock
         self.node = node
@@ -173,6 +193,8 @@ class CallService:
             call.customer_id = profile.customer_id
             self._classes[profile.customer_id] = profile.customer_class
         assert call.id is not None
+        if self.on_start is not None:
+            self.on_start(call, profile.customer_class if profile is not None else None)
         self._remember(call)
         await self._step(call.id, call_public(call), now, "started", {})
         return call
@@ -356,9 +378,13 @@ class CallService:
         now = self.clock.now()
         before = _mutable(call)
         changed = await change(call, now)
-        if _mutable(call) != before:
+        after = _mutable(call)
+        if after != before:
             self._dirty[call_id] = call
             self._flush_later()
+            if self.on_change is not None:
+                self.on_change(dict(zip(MUTABLE, before, strict=True)),
+                               dict(zip(MUTABLE, after, strict=True)))  # fmt: skip
         self._remember(call)
         if changed:
             await self._step(call_id, call_public(call), now, type_, data)

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from callcenter.cli import call, db, ivr, pbx, routing, server, users
+from callcenter.cli import call, db, ivr, pbx, reports, routing, server, users
 from callcenter.config import SettingsError
 from callcenter.events.redis import EventBusUnavailable
 from callcenter.migrate import DatabaseUnavailable
@@ -20,6 +20,7 @@ app.add_typer(db.app, name="db", help="Database migrations.")
 app.add_typer(users.app, name="users", help="Manage users and API tokens.")
 app.add_typer(ivr.app, name="ivr", help="Validate, simulate and draw IVR flows.")
 app.add_typer(routing.app, name="routing", help="Check queues and routing rules.")
+app.add_typer(reports.app, name="reports", help="Maintain the report rollups.")
 server.register(app)
 call.register(app)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -49,6 +49,9 @@ class Connected:
 
 
 Outcome = Connected | Overflowed
+# Told of every queue visit as it ends: the task, when it entered (epoch seconds), and
+# the `queue.left` event's data. Reports store visits through it, exactly once each.
+VisitHook = Callable[[Task, float, dict[str, Any]], Awaitable[None]]
 
 
 class RoutingService:
@@ -61,6 +64,7 @@ class RoutingService:
         *,
         ringer: Ringer | None = None,
         bus: EventBus | None = None,
+        on_visit: VisitHook | None = None,
     ) -> None:
         self.router = Router(routing.queues)
         self.rules = routing.rules
@@ -69,6 +73,7 @@ class RoutingService:
         self.clock = clock
         self.ringer = ringer
         self.bus = bus
+        self.on_visit = on_visit
         self._visits: dict[str, tuple[Task, float]] = {}  # waiting in a queue since
         self._supervisor = supervisor
         self._outcomes: dict[str, asyncio.Future[Outcome]] = {}
@@ -237,6 +242,8 @@ class RoutingService:
         data = {"outcome": str(outcome), "waited": round(self._now() - since, 3),
                 "agent_id": agent_id, "position": position, "to": to}  # fmt: skip
         await self._publish("queue.left", task, data)
+        if self.on_visit is not None:
+            await self.on_visit(task, since, data)
 
     async def _publish(self, type_: str, task: Task, data: dict[str, Any]) -> None:
         if self.bus is not None:
