@@ -125,6 +125,7 @@ async def running_services(
             db, bus, clock, node=settings.node_name,
             on_change=writer.call_changed, on_start=writer.call_started,
         )  # fmt: skip
+        reports = ReportService(db, writer, settings.zone)
         services = Services(
             settings=settings,
             db=db,
@@ -134,9 +135,9 @@ async def running_services(
             calls=calls,
             agents=agents,
             routing=routing,
-            wallboard=Wallboard(bus, agents, routing, settings.zone),
+            wallboard=Wallboard(bus, agents, routing, settings.zone, history=reports),
             announcements=Announcements(db, bus, clock),
-            reports=ReportService(db, writer, settings.zone),
+            reports=reports,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

@@ -6,9 +6,9 @@ time zone. The definitions are callcenter/metrics.py's (docs/metrics.md), the sa
 reports use, so the wallboard and a report of today agree.
 
 Events used: `queue.joined` / `queue.left` (routing's queue visits: waiting, answered,
-abandoned, overflowed), `call.agent.connected` / `call.agent.ended` / `call.transferred`
-(handle time), `call.callback.requested`, and `agent.state` (states, occupancy, and the
-end of a wrap-up, which completes a conversation's handle time).
+abandoned, overflowed), `call.agent.connected` / `call.agent.ended` / `call.wrap_up` /
+`call.transferred` (handle time), `call.callback.requested`, and `agent.state` (states
+and occupancy).
 """
 
 from __future__ import annotations
@@ -38,15 +38,6 @@ class QueueBoard:
 
 
 @dataclass
-class _Handling:
-    """A conversation whose talk is over but whose wrap-up may still run."""
-
-    queue: str
-    talk: float
-    hold: float
-
-
-@dataclass
 class AgentBoard:
     profile: AgentProfile
     state: AgentState = AgentState.OFFLINE
@@ -58,8 +49,6 @@ class AgentBoard:
     logged_in: float = 0.0  # not offline
     queue: str | None = None  # the queue of the call they talk on
     hold_before: float = 0.0  # the call's hold time when they got it (transfers)
-    handling: _Handling | None = None
-    wrap_up_since: float = 0.0
 
     def add_time(self, start: float, end: float) -> None:
         seconds = max(0.0, end - start)
@@ -77,6 +66,7 @@ class Floor:
         self.queues: dict[str, QueueBoard] = {}
         self.agents: dict[int, AgentBoard] = {}
         self.callbacks_elsewhere = 0  # callbacks promised today by flows, in no queue
+        self._wrapped: set[int] = set()  # calls whose wrap-up time is counted today
         self.configure(queues)
         self.day_start = self._day_start(now)
 
@@ -100,6 +90,17 @@ class Floor:
         else:
             board.profile = profile
 
+    def seed(self, queues: dict[str, tuple[Tally, int]], agents: dict[int, Tally]) -> None:
+        """Today so far, from the stored history (after a restart): tallies and callbacks
+        per queue, tallies per agent. Events counted already are added on top."""
+        for name, (tally, callbacks) in queues.items():
+            if name in self.queues:
+                board = self.queues[name]
+                board.today, board.callbacks = tally + board.today, callbacks + board.callbacks
+        for agent_id, tally in agents.items():
+            if agent_id in self.agents:
+                self.agents[agent_id].today = tally + self.agents[agent_id].today
+
     def roll(self, now: float) -> bool:
         """At midnight today's counts start again (waiting callers stay); True if so."""
         if now < self.day_start + 86400 and now >= self.day_start:
@@ -108,6 +109,7 @@ class Floor:
         for queue in self.queues.values():
             queue.today, queue.callbacks = Tally(), 0
         self.callbacks_elsewhere = 0
+        self._wrapped.clear()
         for agent in self.agents.values():
             agent.today = Tally()
             agent.busy = agent.available = agent.logged_in = 0.0  # `since` is clipped
@@ -156,15 +158,42 @@ class Floor:
         return set()
 
     def _talk_ended(self, event: Event) -> set[str]:
+        """A conversation is handled once its talk is over; its wrap-up joins when the
+        agent files the form (`_wrapped_up`), as in the reports."""
         call = event.data["call"]
         agent = self.agents.get(_int(call.get("agent_id")))
         if agent is None or agent.queue is None:
             return set()  # an agent's own call: no queue's handle time
         talk = float(event.data["event"]["data"].get("talk_seconds") or 0.0)
-        hold = float(call.get("hold_seconds") or 0.0) - agent.hold_before
-        agent.handling = _Handling(agent.queue, talk, max(0.0, hold))
+        hold = max(0.0, float(call.get("hold_seconds") or 0.0) - agent.hold_before)
+        agent.today.handle(talk, hold, 0.0)
+        changed = {f"agent:{agent.profile.id}"}
+        queue = self.queues.get(agent.queue)
+        if queue is not None:
+            queue.today.handle(talk, hold, 0.0)
+            changed |= {f"queue:{queue.spec.name}", TOTALS}
         agent.queue = None
-        return set()
+        return changed
+
+    def _wrapped_up(self, event: Event) -> set[str]:
+        """The agent's wrap-up form: its time (from the end of the talk) is counted once,
+        with the call's queue and agent."""
+        call = event.data["call"]
+        seconds = float(call.get("wrap_up_seconds") or 0.0)
+        call_id = _int(call.get("id"))
+        if not seconds or call_id in self._wrapped:
+            return set()
+        self._wrapped.add(call_id)
+        changed = set()
+        agent = self.agents.get(_int(call.get("agent_id")))
+        if agent is not None:
+            agent.today.wrap_up += seconds
+            changed.add(f"agent:{agent.profile.id}")
+        queue = self.queues.get(call.get("queue") or "")
+        if queue is not None:
+            queue.today.wrap_up += seconds
+            changed |= {f"queue:{queue.spec.name}", TOTALS}
+        return changed
 
     def _transferred(self, event: Event) -> set[str]:
         call = event.data["call"]
@@ -199,24 +228,9 @@ class Floor:
         since = datetime.fromisoformat(data["since"]).timestamp()
         if agent.since:
             agent.add_time(max(agent.since, self.day_start), since)
-        previous, agent.state = agent.state, AgentState(data["state"])
+        agent.state = AgentState(data["state"])
         agent.reason, agent.since = data.get("reason") or "", since
-        changed = {f"agent:{agent.profile.id}", TOTALS}
-        if agent.handling is not None and agent.state != AgentState.WRAP_UP:
-            wrap_up = since - agent.wrap_up_since if previous == AgentState.WRAP_UP else 0.0
-            changed |= self._handled(agent, agent.handling, wrap_up)
-            agent.handling = None
-        if agent.state == AgentState.WRAP_UP:
-            agent.wrap_up_since = since
-        return changed
-
-    def _handled(self, agent: AgentBoard, handling: _Handling, wrap_up: float) -> set[str]:
-        agent.today.handle(handling.talk, handling.hold, wrap_up)
-        queue = self.queues.get(handling.queue)
-        if queue is None:
-            return set()
-        queue.today.handle(handling.talk, handling.hold, wrap_up)
-        return {f"queue:{queue.spec.name}"}
+        return {f"agent:{agent.profile.id}", TOTALS}
 
     # ---- reading it out -----------------------------------------------------------------
 
@@ -308,6 +322,7 @@ _HANDLERS = {
     "queue.left": Floor._left,
     "call.agent.connected": Floor._connected,
     "call.agent.ended": Floor._talk_ended,
+    "call.wrap_up": Floor._wrapped_up,
     "call.transferred": Floor._transferred,
     "call.callback.requested": Floor._callback,
     "agent.state": Floor._state,

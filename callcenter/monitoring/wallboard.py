@@ -19,18 +19,21 @@ import contextlib
 import json
 import logging
 import time
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.service import AgentNotFound, AgentService
 from callcenter.agents.state import AgentState
 from callcenter.events import Event, EventBus, Subscription
 from callcenter.monitoring.floor import Floor
+from callcenter.reports.service import Group, ReportService
 from callcenter.routing.model import QueueSpec
 from callcenter.routing.service import RoutingService
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("queue.", "agent.state", "call.agent.", "call.transferred", "call.callback.")
+EVENT_TYPES = ("queue.", "agent.state", "call.agent.", "call.wrap_up", "call.transferred",
+               "call.callback.")  # fmt: skip
 SCREEN_QUEUE = 64  # updates one screen may be behind before it is resynced
 TICK_SECONDS = 1.0  # midnight and routing edits are checked this often
 
@@ -51,12 +54,14 @@ class Wallboard:
         routing: RoutingService,
         zone: ZoneInfo,
         *,
+        history: ReportService | None = None,
         window: float = 0.05,
     ) -> None:
         self.bus = bus
         self.agents = agents
         self.routing = routing
         self.window = window
+        self.history = history
         self.floor = Floor(zone, self._queue_specs(), time.time())
         self._screens: set[Screen] = set()
         self._changed: set[str] = set()
@@ -74,11 +79,27 @@ class Wallboard:
                          "reason": view.reason, "since": view.since.isoformat()}  # fmt: skip
                 self.floor.apply(Event("agent.state", event))
         subscription = self.bus.subscribe(*EVENT_TYPES, maxsize=100_000)
+        if self.history is not None:
+            await self._seed(self.history)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._follow(subscription), name="wallboard-events"),
             loop.create_task(self._tick(), name="wallboard-tick"),
         ]
+
+    async def _seed(self, history: ReportService) -> None:
+        """Today so far from the stored rollups, so a restart does not zero the board.
+
+        Subscribed first: an event published meanwhile is counted on top; one the
+        rollup also had by then is counted twice, a rare error of one on a restart.
+        """
+        today = date.fromisoformat(self.floor.today())
+        queues = await history.day_tallies(today, Group.QUEUE)
+        agents = await history.day_tallies(today, Group.AGENT)
+        self.floor.seed(
+            {name: (cell.tally, cell.callbacks) for name, cell in queues.items()},
+            {int(key): cell.tally for key, cell in agents.items() if key.isdigit()},
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -128,6 +128,28 @@ class ReportService:
         service level needs each queue's objective. Agent rows hold no abandons or
         overflows, so theirs does not depend on it.
         """
+        cells, names = await self._cells(source, span, by, group, params)
+        return [
+            self._public(period, key, cell, group, names)
+            for (period, key), cell in sorted(cells.items(), key=_order)
+        ]
+
+    async def day_tallies(self, day: date, group: Group) -> dict[str, Cell]:
+        """One local day's sums per queue or agent: what the wallboard starts from after
+        a restart, so "today" keeps what happened before it."""
+        await self.writer.flush()
+        table = AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
+        cells, _ = await self._cells(table.name, self.span(day, day), Period.DAY, group)
+        return {key: cell for (_, key), cell in cells.items()}
+
+    async def _cells(
+        self,
+        source: str,
+        span: Span,
+        by: Period,
+        group: Group,
+        params: Sequence[BindParameter[Any]] = (),
+    ) -> tuple[dict[tuple[str, str], Cell], dict[int, str]]:
         folding = Folding(span, by)
         keys = ", ".join(GROUP_COLUMNS[group])
         sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
@@ -150,10 +172,7 @@ class ReportService:
                 period = labels[number] = folding.label(number)
             for key in _keys(row, group, teams):
                 cells[(period, key)].add(row)
-        return [
-            self._public(period, key, cell, group, names)
-            for (period, key), cell in sorted(cells.items(), key=_order)
-        ]
+        return cells, names
 
     def _public(
         self, period: str, key: str, cell: Cell, group: Group, names: Mapping[int, str]

@@ -60,8 +60,10 @@ def test_a_scripted_morning_gives_the_defined_numbers():
     floor.apply(_visit("left", "b", t + 41, outcome="abandoned", waited=30.0))
     floor.apply(_visit("joined", "c", t + 50))
     floor.apply(_visit("left", "c", t + 52, outcome="abandoned", waited=2.0))
-    changed = floor.apply(_state(7, "available", t + 115, "wrap_up"))
-    assert changed == {"agent:7", "totals", "queue:support"}
+    call = {**call, "id": 1, "wrap_up_seconds": 20}
+    assert floor.apply(_call("wrap_up", t + 115, call)) == {"agent:7", "queue:support", "totals"}
+    assert floor.apply(_call("wrap_up", t + 120, call)) == set()  # a second form: counted once
+    floor.apply(_state(7, "available", t + 115, "wrap_up"))
     snap = floor.snapshot(t + 135)
     support = snap["queues"]["support"]
     assert support["offered"] == 2 and support["answered"] == 1 and support["abandoned"] == 1
