@@ -1,0 +1,81 @@
+"""The reports page in a real browser: charts and the table from the reports API, the
+CSV download with the same numbers, the customer side and the staffing forecast."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import httpx
+
+from callcenter.routing.model import Task
+from tests.browser.conftest import PASSWORD, Site
+
+
+def _token(site: str, name: str) -> dict[str, str]:
+    login = {"username": name, "password": PASSWORD}
+    token = httpx.post(f"{site}/api/auth/login", json=login).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_reports_draw_the_api_numbers_and_download_them(running_site: Site, browser):
+    site, services = running_site.url, running_site.app.state.services
+    boss, amy = _token(site, "boss"), _token(site, "amy")
+    amy_id = httpx.get(f"{site}/api/agents/me", headers=amy).json()["user_id"]
+    httpx.put(f"{site}/api/agents/{amy_id}/profile", json={"skills": {"support": 1}},
+              headers=boss).raise_for_status()  # fmt: skip
+    # Two visits to support through the server's routing: one given up, one answered.
+    running_site.run(services.routing.submit(Task("t1", "support"), {}))
+    running_site.run(services.routing.cancel("t1"))
+    httpx.put(f"{site}/api/agents/me/state", json={"state": "available"}, headers=amy)
+    running_site.run(services.routing.submit(Task("t2", "support"), {}))
+    assert running_site.run(services.routing.answered("t2")) == amy_id
+    running_site.run(services.routing.finished("t2", 30.0))
+
+    page = browser.new_page(accept_downloads=True)
+    page.goto(f"{site}/reports.html")
+    page.click("button[data-lang=en]")
+    page.fill("input[name=username]", "sup")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button")
+    page.wait_for_selector("#service-table tbody tr")
+    row = page.locator("#service-table tbody tr", has_text="support")
+    cells = row.locator("td").all_inner_texts()
+    # period, group, offered, answered, abandoned, overflowed, service level, …
+    assert cells[1:6] == ["support", "1", "1", "0", "0"], cells
+    assert cells[6] == "100%"
+    assert page.locator("#chart-volume svg rect[data-series=Answered]").count() == 1
+    assert page.locator("#chart-sl svg path[data-series='Service level']").count() == 1
+
+    with page.expect_download() as download:
+        page.click("#csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    (support,) = [r for r in csv.DictReader(io.StringIO(text)) if r["group"] == "support"]
+    assert (support["offered"], support["answered"], support["short_abandoned"]) == ("1", "1", "1")
+
+    page.click("button[data-tab=customers]")
+    page.wait_for_selector("#chart-customers svg")
+    page.click("button[data-tab=forecast]")
+    page.select_option("#forecast-queue", "support")
+    page.click("#forecast-form button")
+    page.wait_for_function("document.querySelectorAll('#forecast-table tbody tr').length >= 46")
+    assert page.locator("#chart-forecast svg path[data-series='Agents needed']").count() == 1
+
+    page.click("button[data-lang=zh]")
+    assert page.locator("button[data-tab=forecast]").inner_text() == "话务预测与排班"
+    assert page.locator("#forecast-table th").first.inner_text() == "开始"
+    page.click("button[data-lang=en]")
+    page.close()
+
+
+def test_an_agent_is_told_reports_are_not_for_them(site, browser):
+    page = browser.new_page()
+    page.goto(f"{site}/reports.html")
+    page.click("button[data-lang=en]")
+    page.fill("input[name=username]", "amy")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button")
+    page.wait_for_function("document.getElementById('message').textContent.length > 0")
+    assert "reports.read" in page.locator("#message").inner_text()
+    page.close()
