@@ -7,8 +7,7 @@ reports use, so the wallboard and a report of today agree.
 
 Events used: `queue.joined` / `queue.left` (routing's queue visits: waiting, answered,
 abandoned, overflowed), `call.agent.connected` / `call.agent.ended` / `call.wrap_up` /
-`call.transferred` (handle time), `call.callback.requested`, and `agent.state` (states
-and occupancy).
+`call.transferred` (handle time), and `agent.state` (states and occupancy).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ class QueueBoard:
     spec: QueueSpec
     waiting: dict[str, float] = field(default_factory=dict)  # task id -> since (epoch)
     today: Tally = field(default_factory=Tally)
-    callbacks: int = 0  # callbacks promised today by callers who waited here
+    callbacks: int = 0  # visits overflowed to a callback offer today (none dialed yet)
 
 
 @dataclass
@@ -65,7 +64,6 @@ class Floor:
         self.zone = zone
         self.queues: dict[str, QueueBoard] = {}
         self.agents: dict[int, AgentBoard] = {}
-        self.callbacks_elsewhere = 0  # callbacks promised today by flows, in no queue
         self._wrapped: set[int] = set()  # calls whose wrap-up time is counted today
         self.configure(queues)
         self.day_start = self._day_start(now)
@@ -108,7 +106,6 @@ class Floor:
         new_start = self._day_start(now)
         for queue in self.queues.values():
             queue.today, queue.callbacks = Tally(), 0
-        self.callbacks_elsewhere = 0
         self._wrapped.clear()
         for agent in self.agents.values():
             agent.today = Tally()
@@ -147,6 +144,8 @@ class Floor:
         entered_today = since is None or since >= self.day_start
         queue.today.count(VisitOutcome(data["outcome"]), float(data["waited"]),
                           queue.spec.service_level, entered=entered_today)  # fmt: skip
+        if data.get("to") == "callback":
+            queue.callbacks += 1
         return {f"queue:{queue.spec.name}", TOTALS}
 
     def _connected(self, event: Event) -> set[str]:
@@ -207,18 +206,6 @@ class Floor:
             queue.today.transfers += 1
             changed |= {f"queue:{queue.spec.name}", TOTALS}
         return changed
-
-    def _callback(self, event: Event) -> set[str]:
-        """A caller left a number to be called back (after a queue's overflow, or at a
-        flow's callback node outside any queue)."""
-        if not event.data["event"]["data"].get("number"):
-            return set()
-        queue = self.queues.get(event.data["call"].get("queue") or "")
-        if queue is None:
-            self.callbacks_elsewhere += 1
-            return {TOTALS}
-        queue.callbacks += 1
-        return {f"queue:{queue.spec.name}", TOTALS}
 
     def _state(self, event: Event) -> set[str]:
         data = event.data
@@ -295,7 +282,7 @@ class Floor:
             "agents": _by_state(self.agents.values()),
             "sl_seconds": FLOOR_SL.seconds,
             "sl_target": FLOOR_SL.target,
-            "callbacks": sum(q.callbacks for q in self.queues.values()) + self.callbacks_elsewhere,
+            "callbacks": sum(q.callbacks for q in self.queues.values()),
         }
 
 
@@ -324,6 +311,5 @@ _HANDLERS = {
     "call.agent.ended": Floor._talk_ended,
     "call.wrap_up": Floor._wrapped_up,
     "call.transferred": Floor._transferred,
-    "call.callback.requested": Floor._callback,
     "agent.state": Floor._state,
 }

@@ -32,8 +32,7 @@ from callcenter.routing.service import RoutingService
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("queue.", "agent.state", "call.agent.", "call.wrap_up", "call.transferred",
-               "call.callback.")  # fmt: skip
+EVENT_TYPES = ("queue.", "agent.state", "call.agent.", "call.wrap_up", "call.transferred")
 SCREEN_QUEUE = 64  # updates one screen may be behind before it is resynced
 TICK_SECONDS = 1.0  # midnight and routing edits are checked this often
 

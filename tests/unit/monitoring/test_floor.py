@@ -89,12 +89,13 @@ def test_transfers_and_callbacks_are_counted_where_the_call_waited():
     floor = _floor()
     call = {"agent_id": 7, "queue": "support"}
     floor.apply(_call("transferred", NINE, call))
-    floor.apply(_call("callback.requested", NINE, {"queue": "support"}, number="555"))
-    floor.apply(_call("callback.requested", NINE, {"queue": None}, number="556"))
-    floor.apply(_call("callback.requested", NINE, {"queue": "support"}, number=None))
+    floor.apply(_visit("joined", "a", NINE))
+    floor.apply(_visit("left", "a", NINE + 60, outcome="overflowed", waited=60.0, to="callback"))
+    floor.apply(_visit("joined", "b", NINE))
+    floor.apply(_visit("left", "b", NINE + 60, outcome="overflowed", waited=60.0, to="voicemail"))
     snap = floor.snapshot(NINE)
     assert snap["queues"]["support"]["transfers"] == 1
-    assert snap["queues"]["support"]["callbacks"] == 1 and snap["totals"]["callbacks"] == 2
+    assert snap["queues"]["support"]["callbacks"] == 1 and snap["totals"]["callbacks"] == 1
     assert snap["agents"]["7"]["transfers"] == 1
 
 
