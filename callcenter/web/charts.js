@@ -23,7 +23,8 @@ const Charts = (() => {
 
   // labels: x labels; series: [{name, values, kind: "bar" | "line", stack, axis: "right"}]
   // Bars of one `stack` pile up; lines may use a right-hand axis (e.g. a percentage).
-  function draw(container, labels, series, {format = String, formatRight = String, title = ""} = {}) {
+  // max: a fixed top for the left axis (a score out of 100), else one that fits the data.
+  function draw(container, labels, series, {format = String, formatRight = String, title = "", max} = {}) {
     const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart"});
     if (title) svg.append(el("title", {}, title));
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
@@ -33,7 +34,7 @@ const Charts = (() => {
     const stackTotal = i => Math.max(0, ...stacks.map(stack =>
       bars.filter(s => (s.stack ?? s.name) === stack).reduce((sum, s) => sum + (s.values[i] || 0), 0)));
     const leftSeries = series.filter(s => s.axis !== "right");
-    const leftMax = niceMax(Math.max(0, ...labels.map((_, i) => stackTotal(i)),
+    const leftMax = max ?? niceMax(Math.max(0, ...labels.map((_, i) => stackTotal(i)),
       ...leftSeries.filter(s => s.kind === "line").flatMap(s => s.values.filter(v => v != null))));
     const rightMax = niceMax(Math.max(0, ...series.filter(s => s.axis === "right")
       .flatMap(s => s.values.filter(v => v != null))));

@@ -245,40 +245,11 @@ function renderAgent() {
   renderReviews();
 }
 
-// A small line chart of the weekly average (0–100), drawn as SVG: no chart library.
-function drawTrend(svg, trend) {
-  const NS = "http://www.w3.org/2000/svg";
-  const node = (tag, attrs, text) => {
-    const n = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
-    if (text !== undefined) n.textContent = text;
-    return n;
-  };
-  const width = 480, height = 140, left = 30, right = 10, top = 10, bottom = 24;
-  const x = i => left + (trend.length > 1 ? i * (width - left - right) / (trend.length - 1) : (width - left - right) / 2);
-  const y = v => top + (100 - v) * (height - top - bottom) / 100;
-  const parts = [];
-  for (const v of [0, 50, 100]) {
-    parts.push(node("line", {class: "grid", x1: left, x2: width - right, y1: y(v), y2: y(v)}),
-               node("text", {x: 2, y: y(v) + 3}, v));
-  }
-  trend.forEach((week, i) => {
-    if (i === 0 || i === trend.length - 1 || trend.length <= 6) {
-      parts.push(node("text", {x: x(i) - 14, y: height - 6}, week.week.slice(5)));
-    }
-  });
-  const points = trend.map((week, i) => [week, i]).filter(([week]) => week.average !== null);
-  if (points.length > 1) {
-    parts.push(node("polyline", {class: "line",
-      points: points.map(([week, i]) => `${x(i)},${y(week.average)}`).join(" ")}));
-  }
-  for (const [week, i] of points) {
-    const dot = node("circle", {class: "dot", cx: x(i), cy: y(week.average), r: 4});
-    dot.dataset.week = week.week;
-    dot.append(node("title", {}, `${week.week}: ${fmtScore(week.average)} (${week.reviews})`));
-    parts.push(dot);
-  }
-  svg.replaceChildren(...parts);
+// The weekly average score (0–100) as a line, with the week's reviews in each tooltip.
+function drawTrend(container, trend) {
+  Charts.draw(container, trend.map(week => week.week.slice(5)), [
+    {name: t("trend"), values: trend.map(week => week.average), kind: "line"},
+  ], {max: 100, format: v => fmtScore(v)});
 }
 
 function renderReviews() {

@@ -79,14 +79,14 @@ def test_a_supervisor_scores_a_call_and_the_agent_reads_it(running_site: Site, b
     page.wait_for_function("document.getElementById('review-message').textContent.includes('76.0')")
 
     # The agent's figures and weekly trend: one week with a point at 76.
-    page.wait_for_selector("#detail:not([hidden]) #trend circle.dot")
+    page.wait_for_selector("#detail:not([hidden]) #trend svg circle")
     assert page.locator("#detail-name").inner_text() == "amy"
     assert page.locator("#detail [data-k=reviews] .v").inner_text() == "1"
     assert page.locator("#detail [data-k=average] .v").inner_text() == "76.0"
     assert page.locator("#detail [data-k=handled] .v").inner_text() == "1"
     assert page.locator("#detail [data-k=rating] .v").inner_text() == "–"
-    assert page.locator("#trend circle.dot").count() == 1
-    assert "76.0" in (page.locator("#trend circle.dot title").text_content() or "")
+    assert page.locator("#trend svg circle").count() == 1
+    assert "76.0" in (page.locator("#trend svg circle title").text_content() or "")
     assert page.locator(f"#agents tr[data-agent='{amy_id}'] td").nth(2).inner_text() == "76.0"
     page.wait_for_function(f"document.querySelector(\"{row} td:nth-child(6)\").textContent === '1'")
     page.click("button[data-lang=zh]")
