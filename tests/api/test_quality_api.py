@@ -17,24 +17,12 @@ from callcenter.api.app import create_app
 from callcenter.clock import FixedClock
 from callcenter.config import Settings
 from tests.support.app import bearer, seed_users
-from tests.support.quality import finished_call
+from tests.support.quality import CARD, finished_call
 
 # Monday 30 November 2026, 10:00 in Shanghai (UTC+8).
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 USERS = [("boss", "admin"), ("sup", "supervisor"), ("sup2", "supervisor"),
          ("amy", "agent"), ("bob", "agent"), ("cat", "agent"), ("dan", "agent")]  # fmt: skip
-CARD = {
-    "name": "Phone support",
-    "labels": {"en": "Phone support", "zh": "电话客服"},
-    "criteria": [
-        {"key": "greeting", "label": {"en": "Greeting", "zh": "问候"}, "weight": 1,
-         "max_points": 5},
-        {"key": "solution", "label": {"en": "Solved the problem", "zh": "解决问题"}, "weight": 3,
-         "max_points": 5},
-        {"key": "identity", "label": {"en": "Verified identity", "zh": "核实身份"}, "weight": 1,
-         "max_points": 1, "critical": True},
-    ],
-}  # fmt: skip
 
 
 def _utc(*args: int) -> datetime:

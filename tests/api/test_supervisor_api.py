@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from callcenter.api.app import create_app
 from callcenter.clock import FixedClock
-from callcenter.config import Settings
-from tests.support.app import bearer, seed_users
+from tests.support.app import app_client, bearer
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [("boss", "admin"), ("sup", "supervisor"), ("amy", "agent"), ("bob", "agent")]
@@ -25,10 +23,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, clock) -> Iterator[TestClient]:
-    settings = Settings(_env_file=None, env="test", data_dir=tmp_path_factory.mktemp("sup"))  # type: ignore[call-arg]
-    app = create_app(settings, with_pbx=False, clock=clock)
-    with TestClient(app) as c:
-        c.ids = c.portal.call(seed_users, app.state.services, USERS)  # type: ignore[attr-defined]
+    with app_client(tmp_path_factory.mktemp("sup"), USERS, clock) as c:
         for name, teams in (("amy", ["day"]), ("bob", ["night"])):
             profile = {"teams": teams, "skills": {"support": 1}}
             c.put(f"/api/agents/{c.ids[name]}/profile", json=profile,  # type: ignore[attr-defined]

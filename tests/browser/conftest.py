@@ -14,6 +14,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -40,6 +41,24 @@ class Site:
         """Run `coro` on the server's loop and wait for its result."""
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+
+def token(site: str, name: str) -> dict[str, str]:
+    """Authorization headers of `name` (a seeded user) for API calls beside the page."""
+    login = {"username": name, "password": PASSWORD}
+    access = httpx.post(f"{site}/api/auth/login", json=login).json()["access_token"]
+    return {"Authorization": f"Bearer {access}"}
+
+
+def open_as(browser: Any, site: str, page_path: str, user: str, **options: Any) -> Any:
+    """A new page of `page_path`, in English, logged in as `user`."""
+    page = browser.new_page(**options)
+    page.goto(f"{site}/{page_path}")
+    page.click("button[data-lang=en]")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button")
+    return page
 
 
 @pytest.fixture(scope="module")

@@ -9,43 +9,19 @@ from __future__ import annotations
 
 import httpx
 
-from tests.browser.conftest import PASSWORD, Site
-from tests.support.quality import finished_call
-
-CARD = {
-    "name": "Phone support",
-    "labels": {"en": "Phone support", "zh": "电话客服"},
-    "criteria": [
-        {"key": "greeting", "label": {"en": "Greeting", "zh": "问候"}, "weight": 1,
-         "max_points": 5},
-        {"key": "solution", "label": {"en": "Solved the problem", "zh": "解决问题"}, "weight": 3,
-         "max_points": 5},
-        {"key": "identity", "label": {"en": "Verified identity", "zh": "核实身份"}, "weight": 1,
-         "max_points": 1, "critical": True},
-    ],
-}  # fmt: skip
-
-
-def _token(site: str, name: str) -> dict[str, str]:
-    login = {"username": name, "password": PASSWORD}
-    token = httpx.post(f"{site}/api/auth/login", json=login).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+from tests.browser.conftest import Site, open_as, token
+from tests.support.quality import CARD, finished_call
 
 
 def _login(browser, site: str, user: str):
-    page = browser.new_page()
-    page.goto(f"{site}/quality.html")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
+    page = open_as(browser, site, "quality.html", user)
     page.wait_for_selector("#quality:not([hidden])")
     return page
 
 
 def test_a_supervisor_scores_a_call_and_the_agent_reads_it(running_site: Site, browser):
     site = running_site.url
-    sup, amy = _token(site, "sup"), _token(site, "amy")
+    sup, amy = token(site, "sup"), token(site, "amy")
     amy_id = httpx.get(f"{site}/api/agents/me", headers=amy).json()["user_id"]
     assert httpx.post(f"{site}/api/quality/scorecards", json=CARD,
                       headers=sup).status_code == 201  # fmt: skip

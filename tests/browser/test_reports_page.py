@@ -10,18 +10,12 @@ from pathlib import Path
 import httpx
 
 from callcenter.routing.model import Task
-from tests.browser.conftest import PASSWORD, Site
-
-
-def _token(site: str, name: str) -> dict[str, str]:
-    login = {"username": name, "password": PASSWORD}
-    token = httpx.post(f"{site}/api/auth/login", json=login).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+from tests.browser.conftest import Site, open_as, token
 
 
 def test_reports_draw_the_api_numbers_and_download_them(running_site: Site, browser):
     site, services = running_site.url, running_site.app.state.services
-    boss, amy = _token(site, "boss"), _token(site, "amy")
+    boss, amy = token(site, "boss"), token(site, "amy")
     amy_id = httpx.get(f"{site}/api/agents/me", headers=amy).json()["user_id"]
     httpx.put(f"{site}/api/agents/{amy_id}/profile", json={"skills": {"support": 1}},
               headers=boss).raise_for_status()  # fmt: skip
@@ -33,12 +27,7 @@ def test_reports_draw_the_api_numbers_and_download_them(running_site: Site, brow
     assert running_site.run(services.routing.answered("t2")) == amy_id
     running_site.run(services.routing.finished("t2", 30.0))
 
-    page = browser.new_page(accept_downloads=True)
-    page.goto(f"{site}/reports.html")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", "sup")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
+    page = open_as(browser, site, "reports.html", "sup", accept_downloads=True)
     page.wait_for_selector("#service-table tbody tr")
     row = page.locator("#service-table tbody tr", has_text="support")
     cells = row.locator("td").all_inner_texts()
@@ -70,12 +59,7 @@ def test_reports_draw_the_api_numbers_and_download_them(running_site: Site, brow
 
 
 def test_an_agent_is_told_reports_are_not_for_them(site, browser):
-    page = browser.new_page()
-    page.goto(f"{site}/reports.html")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", "amy")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
+    page = open_as(browser, site, "reports.html", "amy")
     page.wait_for_function("document.getElementById('message').textContent.length > 0")
     assert "reports.read" in page.locator("#message").inner_text()
     page.close()

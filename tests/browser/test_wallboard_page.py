@@ -10,13 +10,7 @@ from __future__ import annotations
 import httpx
 
 from callcenter.routing.model import Task
-from tests.browser.conftest import PASSWORD, Site
-
-
-def _token(site: str, name: str) -> dict[str, str]:
-    login = {"username": name, "password": PASSWORD}
-    token = httpx.post(f"{site}/api/auth/login", json=login).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+from tests.browser.conftest import Site, open_as, token
 
 
 def _cell(page, table: str, row: str, key: str) -> str:
@@ -25,18 +19,13 @@ def _cell(page, table: str, row: str, key: str) -> str:
 
 def test_the_wallboard_follows_the_floor_live(running_site: Site, browser):
     site = running_site.url
-    boss, amy = _token(site, "boss"), _token(site, "amy")
+    boss, amy = token(site, "boss"), token(site, "amy")
     amy_id = httpx.get(f"{site}/api/agents/me", headers=amy).json()["user_id"]
     profile = {"skills": {"support": 2}, "teams": ["day"]}
     assert httpx.put(f"{site}/api/agents/{amy_id}/profile", json=profile,
                      headers=boss).status_code == 200  # fmt: skip
 
-    page = browser.new_page()
-    page.goto(f"{site}/wallboard.html")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", "sup")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
+    page = open_as(browser, site, "wallboard.html", "sup")
     page.wait_for_selector("#board:not([hidden])")
     page.wait_for_function("document.getElementById('live').textContent === 'live'")
     amy_row = f"data-agent='{amy_id}'"
@@ -97,33 +86,18 @@ def test_the_wallboard_follows_the_floor_live(running_site: Site, browser):
 
 
 def test_an_agent_cannot_open_the_wallboard(site, browser):
-    page = browser.new_page()
-    page.goto(f"{site}/wallboard.html")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", "amy")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
+    page = open_as(browser, site, "wallboard.html", "amy")
     page.wait_for_function("document.getElementById('message').textContent.length > 0")
     assert "supervisors" in page.locator("#message").inner_text()
     assert page.locator("#board").is_hidden()
     page.close()
 
 
-def _login(browser, site: str, page_name: str, user: str):
-    page = browser.new_page()
-    page.goto(f"{site}/{page_name}")
-    page.click("button[data-lang=en]")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button")
-    return page
-
-
 def test_an_announcement_posted_on_the_wallboard_shows_on_the_desktop(site, browser):
-    desk = _login(browser, site, "agent.html", "amy")
+    desk = open_as(browser, site, "agent.html", "amy")
     desk.wait_for_selector("#desk:not([hidden])")
     assert desk.locator("#notices").is_hidden()
-    board = _login(browser, site, "wallboard.html", "sup")
+    board = open_as(browser, site, "wallboard.html", "sup")
     board.wait_for_selector("#board:not([hidden])")
     board.fill("#announce-text", "Network maintenance at 18:00 / 18:00 网络维护")
     board.click("#announce button")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from callcenter.api.app import create_app
 from callcenter.auth.permissions import Principal
+from callcenter.clock import Clock
+from callcenter.config import Settings
 
 PASSWORD = "test-app-password"
 
@@ -28,3 +34,16 @@ def bearer(client: TestClient, username: str) -> dict[str, str]:
     r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@contextmanager
+def app_client(
+    data_dir: Path, users: list[tuple[str, str]], clock: Clock | None = None
+) -> Iterator[TestClient]:
+    """The whole app without telephony on a SQLite file in `data_dir`, with `users`
+    seeded (`client.ids`: their ids by name)."""
+    settings = Settings(_env_file=None, env="test", data_dir=data_dir)  # type: ignore[call-arg]
+    app = create_app(settings, with_pbx=False, clock=clock)
+    with TestClient(app) as client:
+        client.ids = client.portal.call(seed_users, app.state.services, users)  # type: ignore[attr-defined]
+        yield client

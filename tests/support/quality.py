@@ -12,6 +12,20 @@ from typing import Any
 from callcenter.calls.service import NewCall
 from callcenter.clock import Clock, FixedClock
 
+# A scorecard as the API takes it: two weighted criteria and a critical one.
+CARD = {
+    "name": "Phone support",
+    "labels": {"en": "Phone support", "zh": "电话客服"},
+    "criteria": [
+        {"key": "greeting", "label": {"en": "Greeting", "zh": "问候"}, "weight": 1,
+         "max_points": 5},
+        {"key": "solution", "label": {"en": "Solved the problem", "zh": "解决问题"}, "weight": 3,
+         "max_points": 5},
+        {"key": "identity", "label": {"en": "Verified identity", "zh": "核实身份"}, "weight": 1,
+         "max_points": 1, "critical": True},
+    ],
+}  # fmt: skip
+
 
 def write_wav(path: Path, seconds: float = 1.0, freq: float = 440.0, rate: int = 8000) -> None:
     """A short 16-bit mono tone, as Asterisk's recordings are (8 kHz)."""
