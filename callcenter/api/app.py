@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,6 +45,11 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
             await services.wallboard.start()  # the server's alone: commands need no board
+            # What start-up made lives as long as the server: out of the collector's way.
+            # A full collection walking it stalled every websocket for ~200 ms every few
+            # seconds under load (bench/wallboard.py); frozen, the pauses are ~30 ms.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

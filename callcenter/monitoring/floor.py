@@ -12,6 +12,7 @@ abandoned, overflowed), `call.agent.connected` / `call.agent.ended` / `call.wrap
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -34,6 +35,7 @@ class QueueBoard:
     waiting: dict[str, float] = field(default_factory=dict)  # task id -> since (epoch)
     today: Tally = field(default_factory=Tally)
     callbacks: int = 0  # visits overflowed to a callback offer today (none dialed yet)
+    staffed: Counter[str] = field(default_factory=Counter)  # its agents by state
 
 
 @dataclass
@@ -48,6 +50,7 @@ class AgentBoard:
     logged_in: float = 0.0  # not offline
     queue: str | None = None  # the queue of the call they talk on
     hold_before: float = 0.0  # the call's hold time when they got it (transfers)
+    serves: frozenset[str] = frozenset()  # the queues whose skills they have
 
     def add_time(self, start: float, end: float) -> None:
         seconds = max(0.0, end - start)
@@ -65,6 +68,9 @@ class Floor:
         self.queues: dict[str, QueueBoard] = {}
         self.agents: dict[int, AgentBoard] = {}
         self._wrapped: set[int] = set()  # calls whose wrap-up time is counted today
+        # Agents by state, per queue and for the floor, kept as states change: a push
+        # never scans every agent for every queue.
+        self._states: Counter[str] = Counter()
         self.configure(queues)
         self.day_start = self._day_start(now)
 
@@ -79,14 +85,35 @@ class Floor:
         for name, spec in specs.items():
             board = self.queues.setdefault(name, QueueBoard(spec))
             board.spec = spec
+        for agent in self.agents.values():
+            agent.serves = frozenset()  # counted again below, against the new skills
+        for board in self.queues.values():
+            board.staffed.clear()
+        for agent in self.agents.values():
+            self._serve(agent)
 
     def agent_known(self, profile: AgentProfile) -> None:
         """An agent's name, teams and skills (at start, and on every login)."""
         board = self.agents.get(profile.id)
         if board is None:
-            self.agents[profile.id] = AgentBoard(profile)
-        else:
-            board.profile = profile
+            board = self.agents[profile.id] = AgentBoard(profile)
+            self._states[str(board.state)] += 1
+        board.profile = profile
+        self._serve(board)
+
+    def _serve(self, agent: AgentBoard) -> set[str]:
+        """Count the agent in the queues their skills meet now; the tiles that changed."""
+        serves = frozenset(name for name, q in self.queues.items()
+                           if agent.profile.qualifies(q.spec.skills))  # fmt: skip
+        state = str(agent.state)
+        for name in agent.serves - serves:
+            if name in self.queues:
+                self.queues[name].staffed[state] -= 1
+        for name in serves - agent.serves:
+            self.queues[name].staffed[state] += 1
+        changed = agent.serves ^ serves
+        agent.serves = serves
+        return {f"queue:{name}" for name in changed}
 
     def seed(self, queues: dict[str, tuple[Tally, int]], agents: dict[int, Tally]) -> None:
         """Today so far, from the stored history (after a restart): tallies and callbacks
@@ -161,17 +188,20 @@ class Floor:
         agent files the form (`_wrapped_up`), as in the reports."""
         call = event.data["call"]
         agent = self.agents.get(_int(call.get("agent_id")))
-        if agent is None or agent.queue is None:
+        # The queue it was answered from; a conversation adopted after a restart has no
+        # `agent.connected` here, but its record knows the queue.
+        queue_name = (agent.queue if agent else None) or call.get("queue")
+        if agent is None or queue_name is None:
             return set()  # an agent's own call: no queue's handle time
         talk = float(event.data["event"]["data"].get("talk_seconds") or 0.0)
         hold = max(0.0, float(call.get("hold_seconds") or 0.0) - agent.hold_before)
         agent.today.handle(talk, hold, 0.0)
         changed = {f"agent:{agent.profile.id}"}
-        queue = self.queues.get(agent.queue)
+        queue = self.queues.get(queue_name)
         if queue is not None:
             queue.today.handle(talk, hold, 0.0)
             changed |= {f"queue:{queue.spec.name}", TOTALS}
-        agent.queue = None
+        agent.queue, agent.hold_before = None, 0.0
         return changed
 
     def _wrapped_up(self, event: Event) -> set[str]:
@@ -215,9 +245,15 @@ class Floor:
         since = datetime.fromisoformat(data["since"]).timestamp()
         if agent.since:
             agent.add_time(max(agent.since, self.day_start), since)
-        agent.state = AgentState(data["state"])
+        old, new = str(agent.state), str(data["state"])
+        agent.state = AgentState(new)
         agent.reason, agent.since = data.get("reason") or "", since
-        return {f"agent:{agent.profile.id}", TOTALS}
+        self._states[old] -= 1
+        self._states[new] += 1
+        for name in agent.serves:
+            self.queues[name].staffed[old] -= 1
+            self.queues[name].staffed[new] += 1
+        return {f"agent:{agent.profile.id}", TOTALS, *(f"queue:{q}" for q in agent.serves)}
 
     # ---- reading it out -----------------------------------------------------------------
 
@@ -235,12 +271,11 @@ class Floor:
 
     def _queue_tile(self, queue: QueueBoard) -> dict[str, Any]:
         sl = queue.spec.service_level
-        serving = [a for a in self.agents.values() if a.profile.qualifies(queue.spec.skills)]
         return {
             **queue.today.summary(sl),
             "waiting": len(queue.waiting),
             "oldest_since": min(queue.waiting.values(), default=None),
-            "agents": _by_state(serving),
+            "agents": _by_state(queue.staffed),
             "callbacks": queue.callbacks,
             "sl_seconds": sl.seconds,
             "sl_target": sl.target,
@@ -279,18 +314,15 @@ class Floor:
                 (since for q in self.queues.values() for since in q.waiting.values()),
                 default=None,
             ),
-            "agents": _by_state(self.agents.values()),
+            "agents": _by_state(self._states),
             "sl_seconds": FLOOR_SL.seconds,
             "sl_target": FLOOR_SL.target,
             "callbacks": sum(q.callbacks for q in self.queues.values()),
         }
 
 
-def _by_state(agents: Iterable[AgentBoard]) -> dict[str, int]:
-    counts = {str(state): 0 for state in AgentState}
-    for agent in agents:
-        counts[str(agent.state)] += 1
-    return counts
+def _by_state(counts: Counter[str]) -> dict[str, int]:
+    return {str(state): counts[str(state)] for state in AgentState}
 
 
 def _int(value: Any) -> int:

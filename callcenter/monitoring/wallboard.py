@@ -177,6 +177,9 @@ class Wallboard:
     # ---- pushing ------------------------------------------------------------------------
 
     def _push_all(self) -> None:
+        if self._push_timer is not None:
+            self._push_timer.cancel()
+            self._push_timer = None
         self._changed = set()
         self._send(self._message("snapshot", None))
 

@@ -85,7 +85,7 @@ function openEvents(onEvent, types = "") {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = types ? `?types=${encodeURIComponent(types)}` : "";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/events${query}`,
-                           ["bearer." + sessionStorage.getItem("token")]);
+                           ["callcenter", "bearer." + sessionStorage.getItem("token")]);
   ws.onmessage = message => onEvent(JSON.parse(message.data));
   return ws;
 }

@@ -46,7 +46,7 @@ class Softphone {
   _open() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/softphone`,
-                             ["bearer." + sessionStorage.getItem("token")]);
+                             ["callcenter", "bearer." + sessionStorage.getItem("token")]);
     ws.onmessage = event => this._received(JSON.parse(event.data));
     ws.onclose = () => this.onState("closed");
     return new Promise((resolve, reject) => {

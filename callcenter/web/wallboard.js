@@ -230,7 +230,7 @@ function onMessage(message) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/wallboard`,
-                           ["bearer." + sessionStorage.getItem("token")]);
+                           ["callcenter", "bearer." + sessionStorage.getItem("token")]);
   const live = document.getElementById("live");
   ws.onopen = () => { live.textContent = t("live"); live.className = ""; };
   ws.onmessage = event => onMessage(JSON.parse(event.data));

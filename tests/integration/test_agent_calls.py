@@ -884,7 +884,8 @@ class BoardWatcher:
         self._task.cancel()
 
     async def _follow(self) -> None:
-        async with websockets.connect(self.url, subprotocols=[f"bearer.{self.token}"]) as ws:
+        protocols = ["callcenter", f"bearer.{self.token}"]
+        async with websockets.connect(self.url, subprotocols=protocols) as ws:
             async for raw in ws:
                 message = json.loads(raw)
                 if message["type"] == "snapshot":

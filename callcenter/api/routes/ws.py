@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from callcenter.api.deps import websocket_principal
+from callcenter.api.deps import websocket_principal, websocket_subprotocol
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.events import Event
@@ -59,30 +59,35 @@ async def events(websocket: WebSocket) -> None:
 
 
 async def pump(websocket: WebSocket, next_message: Callable[[], Coroutine[Any, Any, str]]) -> None:
-    """Send `next_message()`s until the client leaves. A reader runs beside, so a client
-    leaving is noticed even while nothing is sent."""
+    """Send `next_message()`s until the client leaves.
+
+    Two tasks per connection, not per message: a sender, and a reader that notices the
+    client leaving even while nothing is sent. A wallboard pushes to hundreds of screens
+    many times a second, and a task and a wait per message per screen cost more than the
+    sending itself.
+    """
+
+    async def send_all() -> None:
+        while True:
+            await websocket.send_text(await next_message())
+
+    sender = asyncio.create_task(send_all())
     reader = asyncio.create_task(drain(websocket))
     try:
-        while not reader.done():
-            getter = asyncio.create_task(next_message())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                break
-            await websocket.send_text(getter.result())
-    except WebSocketDisconnect:
-        pass
+        await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await reader
+        for task in (sender, reader):
+            task.cancel()
+        for task in (sender, reader):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
 
 
 async def accept(websocket: WebSocket) -> None:
-    """Accept, echoing the token's subprotocol: browsers send the token that way (they
-    cannot set headers) and refuse a connection whose subprotocol is not echoed."""
-    subprotocol = websocket.headers.get("sec-websocket-protocol", "").split(",")[0].strip()
-    await websocket.accept(subprotocol=subprotocol or None)
+    """Accept with a subprotocol the client offered other than its token (browsers send
+    the token that way, since they cannot set headers, and refuse a connection whose
+    offered subprotocols are all left unanswered): the token is never echoed."""
+    await websocket.accept(subprotocol=websocket_subprotocol(websocket))
 
 
 async def drain(websocket: WebSocket) -> None:

@@ -42,7 +42,9 @@ def _call(kind: str, at: float, call: dict, **data: object) -> Event:
 def test_a_scripted_morning_gives_the_defined_numbers():
     floor = _floor()
     t = NINE
-    assert floor.apply(_state(7, "available", t, "offline")) == {"agent:7", "totals"}
+    # amy serves support: its tile counts her by state too.
+    assert floor.apply(_state(7, "available", t, "offline")) == {"agent:7", "totals",
+                                                                 "queue:support"}  # fmt: skip
     floor.apply(_visit("joined", "a", t + 10))
     floor.apply(_visit("joined", "b", t + 11))
     tile = floor.snapshot(t + 12)["queues"]["support"]
@@ -119,3 +121,21 @@ def test_a_queue_removed_from_routing_leaves_the_board():
     floor = _floor()
     floor.configure([SUPPORT])
     assert set(floor.snapshot(NINE)["queues"]) == {"support"}
+
+
+def test_agents_are_counted_by_state_in_the_queues_their_skills_meet():
+    floor = _floor()
+    floor.apply(_state(7, "available", NINE, "offline"))
+    floor.apply(_state(8, "break", NINE, "offline", reason="lunch"))
+    snap = floor.snapshot(NINE)
+    assert snap["queues"]["support"]["agents"]["available"] == 1
+    assert snap["queues"]["sales"]["agents"] == {**{s: 0 for s in snap["totals"]["agents"]},
+                                                 "break": 1}  # fmt: skip
+    assert snap["totals"]["agents"]["offline"] == 0
+    # bob learns support: he is counted there from now on, in his state.
+    floor.agent_known(AgentProfile(8, "bob", skills={"sales": 3, "support": 1}))
+    assert floor.snapshot(NINE)["queues"]["support"]["agents"]["break"] == 1
+    # support now asks for level 2: only amy still serves it.
+    floor.configure([QueueSpec("support", skills={"support": 2}), QueueSpec("sales")])
+    support = floor.snapshot(NINE)["queues"]["support"]["agents"]
+    assert (support["available"], support["break"]) == (1, 0)
