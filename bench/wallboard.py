@@ -3,8 +3,8 @@
 Everything runs as in production, over loopback, each server in a process of its own:
 
 * a private redis-server (the event bus) and the real server (`callcenter serve --no-pbx`,
-  SQLite in a temp dir, eight queues in a temp routing.yaml, an admin created with the
-  CLI, logged in over POST /api/auth/login);
+  SQLite in a temp dir, eight queues in a temp routing.yaml, --agents agents skilled for
+  them, an admin created with the CLI, logged in over POST /api/auth/login);
 * this process publishes queue visits (`queue.joined`, then `queue.left` answered,
   abandoned or overflowed) into the server's Redis stream with callcenter's `RedisBus`,
   paced at --rate, so the server's wallboard consumes them exactly as routing's own;
@@ -25,9 +25,12 @@ own, to the same number of clients, measured the same way, served by a bare
   rule) sent as one message with a running count: the transport's share of the
   wallboard's latency, without the floor, the tiles and the per-screen queues.
 
-Also printed: messages and bytes per client per second, and the CPU of each process.
+Also printed: messages and bytes per client per second, and the CPU of each process and
+of the rest of the machine (other jobs on a shared machine distort every figure: each
+phase first waits up to --quiet-wait seconds for the machine to be idle).
 
     .venv/bin/python bench/wallboard.py [--clients 300] [--rate 200] [--seconds 20]
+        [--agents 200] [--no-deflate] [--client-procs 1] [--phases wallboard,event,window]
 
 Not a test: prints numbers, never fails on a timing. Needs redis-server.
 """
@@ -707,4 +710,7 @@ if __name__ == "__main__":
     elif len(sys.argv) == 3 and sys.argv[1] == "_bare":
         asyncio.run(run_bare(json.loads(sys.argv[2])))
     else:
-        main()
+        try:
+            main()
+        except KeyboardInterrupt:  # everything started was stopped in main's `finally`
+            sys.exit(130)
