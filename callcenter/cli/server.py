@@ -250,6 +250,9 @@ def _print_welcome(
     url = settings.http_url
     typer.echo("")
     typer.echo(f"  Call center    {url}/")
+    typer.echo(f"  Agent desktop  {url}/agent.html")
+    typer.echo(f"  Wallboard      {url}/wallboard.html   (supervisors)")
+    typer.echo(f"  Reports        {url}/reports.html")
     typer.echo(f"  REST API docs  {url}/api/docs")
     typer.echo(f"  Health         {url}/api/health")
     typer.echo(f"  Events         ws://{settings.http_host}:{settings.http_port}/ws/events")
