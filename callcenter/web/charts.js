@@ -6,7 +6,7 @@
 const Charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
   const PALETTE = ["#2563eb", "#dc2626", "#d97706", "#16a34a", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
-  const W = 640, H = 220, LEFT = 44, RIGHT = 12, TOP = 12, BOTTOM = 38;
+  const W = 480, H = 220, LEFT = 40, RIGHT = 36, TOP = 12, BOTTOM = 30, FONT = 11, BAR_MAX = 36;
 
   function el(name, attrs = {}, text) {
     const node = document.createElementNS(NS, name);
@@ -18,13 +18,18 @@ const Charts = (() => {
   function niceMax(value) {
     if (!(value > 0)) return 1;
     const power = 10 ** Math.floor(Math.log10(value));
-    return [1, 2, 2.5, 5, 10].map(step => step * power).find(top => top >= value);
+    return [1, 2, 4, 5, 10].map(step => step * power).find(top => top >= value);
   }
+
+  // Grid lines that fall on round values: 4 or 5 steps (or 2), whichever divides the top.
+  const steps = top => [4, 5, 2].find(n => Number.isInteger(top / n)) ?? 4;
 
   // labels: x labels; series: [{name, values, kind: "bar" | "line", stack, axis: "right"}]
   // Bars of one `stack` pile up; lines may use a right-hand axis (e.g. a percentage).
-  // max: a fixed top for the left axis (a score out of 100), else one that fits the data.
-  function draw(container, labels, series, {format = String, formatRight = String, title = "", max} = {}) {
+  // max: a fixed top for the left axis (a score out of 100), else one that fits the data
+  // and is at least minTop (4 for counts, so an empty chart still has whole-number lines).
+  function draw(container, labels, series,
+                {format = String, formatRight = String, title = "", max, minTop = 1} = {}) {
     const svg = el("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart"});
     if (title) svg.append(el("title", {}, title));
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
@@ -34,27 +39,29 @@ const Charts = (() => {
     const stackTotal = i => Math.max(0, ...stacks.map(stack =>
       bars.filter(s => (s.stack ?? s.name) === stack).reduce((sum, s) => sum + (s.values[i] || 0), 0)));
     const leftSeries = series.filter(s => s.axis !== "right");
-    const leftMax = max ?? niceMax(Math.max(0, ...labels.map((_, i) => stackTotal(i)),
+    const leftMax = max ?? niceMax(Math.max(minTop, ...labels.map((_, i) => stackTotal(i)),
       ...leftSeries.filter(s => s.kind === "line").flatMap(s => s.values.filter(v => v != null))));
     const rightMax = niceMax(Math.max(0, ...series.filter(s => s.axis === "right")
       .flatMap(s => s.values.filter(v => v != null))));
     const y = (value, max) => TOP + plotH - (value / max) * plotH;
 
-    for (let k = 0; k <= 4; k++) {  // grid and the left axis
-      const value = (leftMax * k) / 4, yy = y(value, leftMax);
+    const lines = steps(leftMax);
+    for (let k = 0; k <= lines; k++) {  // grid and the axes
+      const value = (leftMax * k) / lines, yy = y(value, leftMax);
       svg.append(el("line", {x1: LEFT, x2: W - RIGHT, y1: yy, y2: yy, stroke: "#e5e7eb"}));
-      svg.append(el("text", {x: LEFT - 4, y: yy + 4, "text-anchor": "end", "font-size": 10}, format(value)));
+      svg.append(el("text", {x: LEFT - 4, y: yy + 4, "text-anchor": "end", "font-size": FONT}, format(value)));
       if (series.some(s => s.axis === "right")) {
-        svg.append(el("text", {x: W - RIGHT + 2, y: yy + 4, "font-size": 10}, formatRight((rightMax * k) / 4)));
+        svg.append(el("text", {x: W - RIGHT + 3, y: yy + 4, "font-size": FONT}, formatRight((rightMax * k) / lines)));
       }
     }
     const every = Math.ceil(labels.length / 12);  // at most a dozen x labels
     labels.forEach((label, i) => {
       if (i % every) return;
-      svg.append(el("text", {x: LEFT + slot * (i + 0.5), y: H - BOTTOM + 14, "text-anchor": "middle",
-                             "font-size": 10}, label));
+      svg.append(el("text", {x: LEFT + slot * (i + 0.5), y: H - BOTTOM + 16, "text-anchor": "middle",
+                             "font-size": FONT}, label));
     });
-    const barW = Math.max(1, (slot * 0.8) / stacks.length);
+    const barW = Math.min(BAR_MAX, Math.max(1, (slot * 0.8) / stacks.length));
+    const barsLeft = i => LEFT + slot * (i + 0.5) - (barW * stacks.length) / 2;  // centred
     labels.forEach((label, i) => {
       stacks.forEach((stack, n) => {
         let base = 0;
@@ -62,7 +69,7 @@ const Charts = (() => {
           const value = s.values[i] || 0;
           if (!value) continue;
           const top = y(base + value, leftMax), height = y(base, leftMax) - top;
-          const rect = el("rect", {x: LEFT + slot * i + slot * 0.1 + barW * n, y: top, width: barW,
+          const rect = el("rect", {x: barsLeft(i) + barW * n, y: top, width: barW,
                                    height, fill: s.color, "data-series": s.name});
           rect.append(el("title", {}, `${label} · ${s.name}: ${format(value)}`));
           svg.append(rect);

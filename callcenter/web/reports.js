@@ -58,17 +58,32 @@ async function showService() {
   drawService();
 }
 
+// Every day (or week) of the range, so a quiet day shows as a gap, not as nothing; the
+// API returns only the periods with something counted. Hours are drawn as they come.
+function allPeriods(report) {
+  if (report.by === "hour") return report.rows;
+  const found = Object.fromEntries(report.rows.map(row => [row.period, row]));
+  const day = new Date(`${report.from}T00:00:00Z`), last = new Date(`${report.to}T00:00:00Z`);
+  if (report.by === "week") day.setUTCDate(day.getUTCDate() - (day.getUTCDay() + 6) % 7);  // Monday
+  const rows = [];
+  for (; day <= last; day.setUTCDate(day.getUTCDate() + (report.by === "week" ? 7 : 1))) {
+    const period = day.toISOString().slice(0, 10);
+    rows.push(found[period] || {period});
+  }
+  return rows;
+}
+
 function drawService() {
   const {floor, grouped} = last.service;
-  const rows = floor.rows;
-  $("empty").hidden = rows.length > 0;
+  const rows = allPeriods(floor);
+  $("empty").hidden = floor.rows.length > 0;
   const labels = rows.map(r => periodLabel(r.period));
   const column = key => rows.map(r => r[key]);
   Charts.draw($("chart-volume"), labels, [
     {name: t("answered"), values: column("answered"), stack: "offered", color: "#16a34a"},
     {name: t("abandoned"), values: column("abandoned"), stack: "offered", color: "#dc2626"},
     {name: t("overflowed"), values: column("overflowed"), stack: "offered", color: "#d97706"},
-  ]);
+  ], {minTop: 4});
   Charts.draw($("chart-sl"), labels, [
     {name: t("service_level"), values: column("service_level"), kind: "line", color: "#2563eb"},
     {name: t("target"), values: column("service_level_target"), kind: "line", dashed: true, color: "#94a3b8"},
@@ -77,11 +92,11 @@ function drawService() {
   Charts.draw($("chart-times"), labels, [
     {name: t("asa"), values: column("asa"), kind: "line", color: "#7c3aed"},
     {name: t("aht"), values: column("aht"), kind: "line", color: "#0891b2"},
-  ], {format: seconds});
+  ], {format: seconds, minTop: 4});
   Charts.draw($("chart-abandon"), ABANDON_BUCKETS.map(([, label]) => label), [
     {name: t("abandoned"), values: ABANDON_BUCKETS.map(([key]) => rows.reduce((sum, r) => sum + (r[key] || 0), 0)),
      color: "#dc2626"},
-  ]);
+  ], {minTop: 4});
   const table = $("service-table");
   const head = document.createElement("tr");
   head.append(...TABLE_COLUMNS.map(key => Object.assign(document.createElement("th"),
@@ -114,7 +129,7 @@ function drawCustomers() {
   const draw = (id, dimension, color) => {
     const entries = Object.entries(totals[dimension] || {}).sort((a, b) => b[1] - a[1]).slice(0, 12);
     Charts.draw($(id), entries.map(([value]) => t(value || "unknown")),
-                [{name: t("calls"), values: entries.map(([, calls]) => calls), color}]);
+                [{name: t("calls"), values: entries.map(([, calls]) => calls), color}], {minTop: 4});
   };
   draw("chart-sources", "source", "#2563eb");
   draw("chart-regions", "region", "#16a34a");
@@ -135,7 +150,7 @@ function drawForecast() {
     {name: t("volume"), values: slots.map(s => s.volume), color: "#93c5fd"},
     {name: t("agents_needed"), values: slots.map(s => s.agents_needed), kind: "line", axis: "right", color: "#dc2626"},
     {name: t("logged_in"), values: slots.map(s => s.logged_in), kind: "line", axis: "right", color: "#16a34a"},
-  ], {format: v => String(Math.round(v * 10) / 10)});
+  ], {format: v => String(Math.round(v * 10) / 10), minTop: 4});
   $("forecast-note").textContent = t("forecast_note");
   const table = $("forecast-table");
   const keys = [["start", "start"], ["volume", "volume"], ["aht", "aht_col"], ["agents_needed", "agents_needed"],

@@ -5,10 +5,11 @@
 I18n.init({
   title: "监控大屏", connecting: "连接中…", live: "实时", down: "已断开，重连中…", big_screen: "大屏模式",
   waiting: "排队", longest: "最长等待", service_level: "服务水平", asa: "平均应答", aht: "平均处理时长",
-  abandonment: "放弃率", offered: "呼入", answered: "接通", abandoned: "放弃", overflowed: "溢出",
+  abandonment: "放弃率", m_offered: "呼入", answered: "接通", abandoned: "放弃", overflowed: "溢出",
   callbacks: "待回拨", agents_ready: "空闲坐席", queues: "队列", queue: "队列", agents: "坐席",
   agent: "坐席", teams: "班组", state: "状态", in_state: "状态时长", handled: "已处理",
   talk: "通话时长", occupancy: "占用率", rating: "满意度", my_phone: "我的分机（用于监听）",
+  staffed: "坐席：空闲 · 忙 · 小休", busy: "忙",
   offline: "离线", available: "空闲", offered: "振铃中", on_call: "通话中", wrap_up: "话后整理",
   break: "小休", listen: "监听", whisper: "耳语", barge: "强插", takeover: "拦截", hangup: "强拆",
   make_available: "示闲", make_break: "置忙", logout: "签出", done: "已执行",
@@ -20,7 +21,7 @@ I18n.init({
   takeover: "Take over", hangup: "Hang up", make_available: "Available", make_break: "Break",
   logout: "Log out", done: "Done",
   forbidden: "The wallboard is for supervisors and admins (it needs reports.read)",
-  live: "live", down: "disconnected, reconnecting…",
+  live: "live", down: "disconnected, reconnecting…", busy: "Busy",
 });
 const t = I18n.t;
 
@@ -95,7 +96,12 @@ function renderQueues() {
     tr.dataset.queue = name;
     const longest = waited(q.oldest_since);
     const a = q.agents;
-    const staffed = `${a.available} ${t("available")} · ${a.offered + a.on_call + a.wrap_up} ${t("on_call")} · ${a.break} ${t("break")}`;
+    const staffed = cell("", "", "agents");
+    for (const [kind, count, label] of [["available", a.available, t("available")],
+        ["busy", a.offered + a.on_call + a.wrap_up, t("busy")], ["break", a.break, t("break")]]) {
+      staffed.append(Object.assign(document.createElement("span"),
+                                   {className: `ag ${kind}`, textContent: count, title: label}));
+    }
     tr.append(
       cell(name), cell(q.waiting, "num", "waiting"),
       cell(fmtSeconds(longest), `num ${waitClass(longest, q.sl_seconds)}`, "longest"),
@@ -105,7 +111,7 @@ function renderQueues() {
       cell(q.abandoned, "num", "abandoned"),
       cell(fmtPercent(q.abandonment_rate), `num ${abandonClass(q.abandonment_rate)}`, "abandonment_rate"),
       cell(q.overflowed, "num", "overflowed"), cell(q.callbacks, "num", "callbacks"),
-      cell(staffed, "", "agents"));
+      staffed);
     return tr;
   }));
 }
