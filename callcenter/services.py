@@ -17,6 +17,7 @@ from callcenter.agents.service import AgentService
 from callcenter.calls.service import CallService
 from callcenter.clock import Clock
 from callcenter.config import Settings
+from callcenter.customers.service import CustomerService
 from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
 from callcenter.monitoring.announcements import Announcements
@@ -82,6 +83,7 @@ class Services:
     wallboard: Wallboard
     announcements: Announcements
     reports: ReportService
+    customers: CustomerService
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -125,6 +127,7 @@ async def running_services(
             db, bus, clock, node=settings.node_name,
             on_change=writer.call_changed, on_start=writer.call_started,
         )  # fmt: skip
+        customers = CustomerService(db, clock, flush=calls.flush)
         reports = ReportService(db, writer, settings.zone)
         services = Services(
             settings=settings,
@@ -138,6 +141,7 @@ async def running_services(
             wallboard=Wallboard(bus, agents, routing, settings.zone, history=reports),
             announcements=Announcements(db, bus, clock),
             reports=reports,
+            customers=customers,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:
