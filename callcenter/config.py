@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     trunk_username: str = ""
     trunk_password: SecretStr | None = None
     trunk_numbers: str = ""  # comma-separated DIDs the carrier delivers to us
+    # The company's CRM, asked who an incoming contact is (docs/customers.md); empty: off.
+    crm_lookup_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
 
     @field_validator("database_url")
     @classmethod
