@@ -219,7 +219,7 @@ class CustomerService:
         conds: list[Any] = [CUSTOMERS.c.merged_into.is_(None), visible(scope, CUSTOMERS.c.id)]
         if q := q.strip():
             like = f"%{_escape(q.lower())}%"
-            terms = [IDENTITIES.c.value.like(like, escape="\\")]
+            terms = [func.lower(IDENTITIES.c.value).like(like, escape="\\")]
             digits = normalize_phone(q).lstrip("+")
             if len(digits) >= 3:  # "138-0013" finds +8613800138000
                 terms.append(IDENTITIES.c.value.like(f"%{digits}%"))

@@ -41,8 +41,8 @@ def customers(database, clock, calls) -> CustomerService:
 
 
 async def test_search_by_tag_name_and_identity(customers):
-    a = await customers.create(NewProfile.model_validate(
-        {"name": "李雷", "tags": ["金卡", "vip_1"], "phones": ["+86 138 0000 0001"]}))  # fmt: skip
+    a = await customers.create(NewProfile.model_validate({"name": "李雷", "tags": ["金卡", "vip_1"],
+        "phones": ["+86 138 0000 0001"], "chats": ["wx:LiLei"]}))  # fmt: skip
     b = await customers.create(NewProfile.model_validate(
         {"name": "Han Meimei", "tags": ["vip11"], "emails": ["han@example.cn"]}))  # fmt: skip
     ids = lambda found: [c["id"] for c in found[0]]  # noqa: E731
@@ -52,6 +52,7 @@ async def test_search_by_tag_name_and_identity(customers):
     assert ids(await customers.search(q="138-0000")) == [a["id"]]
     assert ids(await customers.search(q="HAN@")) == [b["id"]]
     assert ids(await customers.search(q="meimei")) == [b["id"]]
+    assert ids(await customers.search(q="wx:lilei")) == [a["id"]]
     assert (await customers.search(limit=1, offset=1))[1] == 2
 
 
@@ -112,3 +113,38 @@ async def test_an_import_is_all_or_nothing(customers):
     )
     assert counts == {"created": 1, "updated": 0}
     assert (await customers.search(q="新客户"))[0][0]["region"] == "CN"
+
+
+async def test_a_merge_that_fails_midway_changes_nothing(customers, calls, monkeypatch):
+    from callcenter.customers import service
+
+    kept = await calls.start(NewCall("c-1", "+8613800000001", "", "400"))
+    other = await calls.start(NewCall("c-2", "+8613800000002", "", "400"))
+    assert kept.customer_id and other.customer_id
+    await customers.update(other.customer_id, ProfileChange(tags=["b"]))
+    real_update = service.update
+
+    def failing_update(table):  # the calls' move breaks, after the profile and identities
+        if table is service.CALLS:
+            raise RuntimeError("database gone")
+        return real_update(table)
+
+    monkeypatch.setattr(service, "update", failing_update)
+    with pytest.raises(RuntimeError):
+        await customers.merge(kept.customer_id, other.customer_id)
+    monkeypatch.undo()
+    untouched = await customers.get(kept.customer_id)
+    assert untouched["tags"] == [] and len(untouched["identities"]) == 1
+    assert len((await customers.get(other.customer_id))["identities"]) == 1
+    assert [i["id"] for i in await customers.timeline(other.customer_id)] == [other.id]
+
+
+async def test_config_refuses_a_crm_url_that_is_not_http(tmp_path):
+    from pydantic import ValidationError
+
+    from callcenter.config import Settings
+
+    with pytest.raises(ValidationError, match="crm_lookup_url"):
+        Settings(_env_file=None, data_dir=tmp_path, crm_lookup_url="crm.local/lookup")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="crm_lookup_timeout"):
+        Settings(_env_file=None, data_dir=tmp_path, crm_lookup_timeout=0)  # type: ignore[call-arg]
