@@ -122,6 +122,10 @@ class CustomerNotFound(LookupError):
     pass
 
 
+class IdentityNotFound(LookupError):
+    pass
+
+
 class CustomerMerged(LookupError):
     """The profile was merged into `merged_into`: the id resolves there."""
 
@@ -319,7 +323,7 @@ class CustomerService:
             )
 
         if not await self.db.write(drop):
-            raise CustomerNotFound(customer_id)
+            raise IdentityNotFound(identity_id)
         return await self.get(customer_id)
 
     async def merge(self, keep_id: int, other_id: int) -> dict[str, Any]:

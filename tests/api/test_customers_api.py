@@ -140,6 +140,8 @@ def test_an_identity_belongs_to_one_customer(client):
     added = next(i for i in r.json()["identities"] if i["kind"] == "email")
     r = client.delete(f"/api/customers/{second['id']}/identities/{added['id']}", headers=sup)
     assert [i["kind"] for i in r.json()["identities"]] == ["phone"]
+    r = client.delete(f"/api/customers/{second['id']}/identities/{added['id']}", headers=sup)
+    assert r.status_code == 404 and "identity" in r.json()["detail"]
     assert (
         client.post(
             f"/api/customers/{second['id']}/identities",

@@ -27,6 +27,7 @@ from callcenter.customers.service import (
     CustomerMerged,
     CustomerNotFound,
     FieldError,
+    IdentityNotFound,
     IdentityTaken,
 )
 
@@ -163,6 +164,8 @@ async def _done(work: Awaitable[T]) -> T:
         ) from None
     except CustomerNotFound:
         raise HTTPException(404, "customer not found") from None
+    except IdentityNotFound:
+        raise HTTPException(404, "the customer has no such identity") from None
     except IdentityTaken as exc:
         detail = {"loc": ["body", exc.field], "msg": exc.message, "type": "conflict",
                   "customer_id": exc.customer_id}  # fmt: skip
