@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     trunk_username: str = ""
     trunk_password: SecretStr | None = None
     trunk_numbers: str = ""  # comma-separated DIDs the carrier delivers to us
+    # The company's CRM, asked who an incoming contact is (docs/customers.md); empty: off.
+    crm_lookup_url: str = ""
+    crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
 
     @field_validator("database_url")
     @classmethod
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
                 "must start with sqlite:// or postgresql:// "
                 "(e.g. postgresql://user:pass@127.0.0.1/callcenter)"
             )
+        return value
+
+    @field_validator("crm_lookup_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and (not value.startswith(("http://", "https://")) or " " in value):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://crm.example/lookup")
         return value
 
     @field_validator("timezone")

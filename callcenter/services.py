@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from callcenter.agents.service import AgentService
+from callcenter.calls.models import Call
 from callcenter.calls.service import CallService
 from callcenter.clock import Clock
 from callcenter.config import Settings
+from callcenter.customers.crm import CrmLookup
+from callcenter.customers.phone import normalize_phone
+from callcenter.customers.service import CustomerService
 from callcenter.db import Database
 from callcenter.events import EventBus, create_bus
 from callcenter.monitoring.announcements import Announcements
@@ -82,6 +86,8 @@ class Services:
     wallboard: Wallboard
     announcements: Announcements
     reports: ReportService
+    customers: CustomerService
+    crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -121,10 +127,23 @@ async def running_services(
             routing_config, agents, clock, routing_tasks, bus=bus, on_visit=writer.visit
         )
         routing.start()
+        crm: CrmLookup | None = None
+
+        def call_started(call: Call, customer_class: str | None) -> None:
+            writer.call_started(call, customer_class)
+            # An incoming contact: the CRM is asked after the record is stored, off the
+            # call's path (CrmLookup.contact only starts a task).
+            if crm is not None and call.customer_id is not None and call.direction == "inbound":
+                crm.contact(call.customer_id, "phone", normalize_phone(call.caller_number))
+
         calls = CallService(
             db, bus, clock, node=settings.node_name,
-            on_change=writer.call_changed, on_start=writer.call_started,
+            on_change=writer.call_changed, on_start=call_started,
         )  # fmt: skip
+        customers = CustomerService(db, clock, flush=calls.flush)
+        if settings.crm_lookup_url:
+            crm = CrmLookup(settings.crm_lookup_url, settings.crm_lookup_timeout, customers)
+            stack.push_async_callback(crm.close)
         reports = ReportService(db, writer, settings.zone)
         services = Services(
             settings=settings,
@@ -138,6 +157,8 @@ async def running_services(
             wallboard=Wallboard(bus, agents, routing, settings.zone, history=reports),
             announcements=Announcements(db, bus, clock),
             reports=reports,
+            customers=customers,
+            crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
         if with_pbx:

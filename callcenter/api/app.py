@@ -17,6 +17,7 @@ from callcenter.api.routes import (
     audit,
     auth,
     calls,
+    customers,
     forecast,
     health,
     ivr,
@@ -63,8 +64,8 @@ def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    routers = (auth, users, audit, agents, announcements, calls, forecast, health, ivr,
-               quality, reports, routing, softphone, supervise, wallboard, ws)  # fmt: skip
+    routers = (auth, users, audit, agents, announcements, calls, customers, forecast, health,
+               ivr, quality, reports, routing, softphone, supervise, wallboard, ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     AGENTS_SUPERVISE = "agents.supervise"  # set another agent's state, log them out
     ANNOUNCE = "announce"  # announcements to agents' desktops
     QUALITY_REVIEW = "quality.review"  # score any agent's calls, manage scorecards (质检)
+    CUSTOMERS_READ_ALL = "customers.read_all"  # every profile; else those one served
+    CUSTOMERS_MANAGE = "customers.manage"  # edit any field, identities, merge, import
     TICKETS_READ = "tickets.read"
     TICKETS_MANAGE = "tickets.manage"
 
@@ -61,6 +63,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.QUALITY_REVIEW,
             Permission.REPORTS_READ,
             Permission.USERS_READ,
+            Permission.CUSTOMERS_READ_ALL,
+            Permission.CUSTOMERS_MANAGE,
         }
     ),
     # Admin gets every permission, including ones added later, without editing this map.

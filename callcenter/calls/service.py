@@ -40,6 +40,11 @@ class NewCall:
             return self.caller_number, self.caller_name
         return (self.dialed_number, "") if self.direction == "outbound" else ("", "")
 
+    @property
+    def source(self) -> str:
+        """Where a new customer came from: the number they dialed, or an agent's call."""
+        return f"phone:{self.dialed_number}" if self.direction == "inbound" else self.direction
+
 
 def call_public(call: Call) -> dict[str, Any]:
     """The JSON shape of a call, the same in the REST API and on the events websocket."""
@@ -182,7 +187,7 @@ class CallService:
 
         def record(conn: Connection) -> tuple[int, ContactProfile | None]:
             number, name = new.customer
-            profile = find_or_create_by_phone(conn, number, at=now, name=name)
+            profile = find_or_create_by_phone(conn, number, at=now, name=name, source=new.source)
             if profile is not None:
                 values["customer_id"] = profile.customer_id
             inserted = conn.execute(insert(CALLS).values(values).returning(CALLS.c.id))

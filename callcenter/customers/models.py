@@ -1,11 +1,16 @@
-"""Customer tables. The full profile (tags, classes, custom fields) grows with the CRM issue."""
+"""Customer tables: the profile, and the identities (phone, email, chat) that lead to it."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+# The classes a profile can have. The IVR and routing branch on them (`vip` first);
+# "new" becomes "returning" on a second contact (service.find_or_create_by_phone).
+CLASSES = ("new", "returning", "prospect", "member", "vip")
 
 
 class Customer(SQLModel, table=True):
@@ -17,6 +22,31 @@ class Customer(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     last_contact_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # Lowercase, deduplicated, sorted (fields.normalize_tags).
+    tags: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Flat JSON object: validated keys, str/number/bool values (fields.check_custom_fields).
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    # Where the customer first came from: "phone:<number dialed>", "outbound", "import", …
+    source: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
+    # ISO region: from the first number's country code, or set by hand.
+    region: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The profile's id in the company's CRM, from the CRM lookup webhook.
+    external_id: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
+    # Set when this profile was merged into another: the row stays so the old id resolves.
+    merged_into: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("customers.id", name="fk_customers_merged_into"),
+            nullable=True,
+            index=True,
+        ),
     )
 
 
