@@ -451,6 +451,9 @@ class CallService:
             "name": customer.display_name,
             "class": customer.customer_class,
             "since": _aware(customer.created_at).isoformat(),
+            "tags": list(customer.tags or []),
+            "region": customer.region,
+            "notes": customer.notes,
         }
 
     async def last_agent(self, customer_id: int | None) -> int | None:
