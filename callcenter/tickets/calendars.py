@@ -113,6 +113,9 @@ class Calendar:
             raise ValueError("a calendar needs some open hours")
         self._line: _Timeline | None = None
         self._anchor: float | None = None  # where business seconds are 0, fixed forever
+        # The last instants asked about: a scheduler asks about the same `now` (and the
+        # same previous tick) for every ticket. Safe to keep: values never change.
+        self._memo: dict[float, float] = {}
 
     @classmethod
     def always_open(cls, zone: ZoneInfo | str = "UTC", name: str = "24x7") -> Calendar:
@@ -177,11 +180,17 @@ class Calendar:
     def seconds_before(self, ts: float) -> float:
         """Business seconds from a fixed origin (the first instant the calendar was asked
         about) to `ts`, negative before it: the difference of two is business time."""
+        memo = self._memo
+        found = memo.get(ts)
+        if found is not None:
+            return found
         line = self._covering(ts)
         i = bisect_right(line.starts, ts) - 1
-        if i < 0:
-            return line.base
-        return line.before[i] + (min(ts, line.ends[i]) - line.starts[i])
+        found = line.before[i] + (min(ts, line.ends[i]) - line.starts[i]) if i >= 0 else line.base
+        if len(memo) >= 64:
+            memo.clear()
+        memo[ts] = found
+        return found
 
     def instant_at(self, business: float) -> float:
         """The earliest epoch second where `seconds_before` reaches `business` (> 0)."""

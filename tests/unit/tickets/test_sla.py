@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from callcenter.tickets.sla import (
     due_events,
     evaluate,
     percent_met,
+    refresh,
 )
 
 FIRST, NEXT, RESOLUTION = Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.RESOLUTION
@@ -351,3 +353,35 @@ def test_warn_before_in_minutes():
     )
     first = evaluate([created(utc(9, 9))], policy, OFFICE, utc(9, 9, 50)).get(FIRST)
     assert (first.status, first.warning_at) == (MetricStatus.WARNING, utc(9, 9, 50))
+
+
+def random_history(rng: random.Random, end: datetime) -> list[TicketEvent]:
+    at = end - timedelta(seconds=rng.randrange(60, 10 * 86400))
+    events = [created(at, rng.choice(["low", "normal", "urgent"]), rng.choice([None, "incident"]))]
+    for _ in range(rng.randrange(0, 7)):
+        at += timedelta(seconds=rng.randrange(1, 86400))
+        if at > end:
+            break
+        kind = rng.choice(["agent", "customer", "pending", "open", "solved", "priority"])
+        if kind == "agent":
+            events.append(agent(at))
+        elif kind == "customer":
+            events.append(customer(at))
+        elif kind == "priority":
+            events.append(priority(at, rng.choice(["low", "normal", "urgent"])))
+        else:
+            events.append(status(at, Status(kind)))
+    return events
+
+
+def test_refresh_gives_what_a_full_evaluation_gives():
+    rng = random.Random(11)
+    then = utc(16, 10, 17, 23)
+    for _ in range(300):
+        history = random_history(rng, then)
+        sla = evaluate(history, POLICY, OFFICE, then)
+        for hours in (0, 1, 7, 30, 200):
+            later = then + timedelta(hours=hours, seconds=rng.randrange(3600))
+            assert refresh(sla, OFFICE, later) == evaluate(history, POLICY, OFFICE, later)
+    with pytest.raises(ValueError, match="forward"):
+        refresh(sla, OFFICE, then - timedelta(seconds=1))
