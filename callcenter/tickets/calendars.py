@@ -180,27 +180,38 @@ class Calendar:
     def seconds_before(self, ts: float) -> float:
         """Business seconds from a fixed origin (the first instant the calendar was asked
         about) to `ts`, negative before it: the difference of two is business time."""
+        line = self._line
+        if line is None or not line.low <= ts < line.high:
+            line = self._covering(ts)
+        i = bisect_right(line.starts, ts) - 1
+        if i < 0:
+            return line.base
+        return line.before[i] + (min(ts, line.ends[i]) - line.starts[i])
+
+    def seconds_before_now(self, ts: float) -> float:
+        """`seconds_before` for an instant many tickets ask about (the scheduler's `now`
+        and previous tick), remembered. Safe: a value never changes once given."""
         memo = self._memo
         found = memo.get(ts)
-        if found is not None:
-            return found
-        line = self._covering(ts)
-        i = bisect_right(line.starts, ts) - 1
-        found = line.before[i] + (min(ts, line.ends[i]) - line.starts[i]) if i >= 0 else line.base
-        if len(memo) >= 64:
-            memo.clear()
-        memo[ts] = found
+        if found is None:
+            if len(memo) >= 16:
+                memo.clear()
+            found = memo[ts] = self.seconds_before(ts)
         return found
 
     def instant_at(self, business: float) -> float:
-        """The earliest epoch second where `seconds_before` reaches `business` (> 0)."""
-        line = self._covering_business(business)
+        """The earliest epoch second where `seconds_before` reaches `business`: a value
+        above one `seconds_before` gave (the timeline must cover its instant)."""
+        line = self._line
+        if line is None or not line.through or line.through[-1] < business:
+            line = self._covering_business(business)
         j = bisect_left(line.through, business)
         return line.starts[j] + (business - line.before[j])
 
     def _covering_business(self, business: float) -> _Timeline:
         line = self._line
-        assert line is not None  # seconds_before ran first: the origin exists
+        if line is None:
+            raise ValueError("instant_at needs a value seconds_before gave")
         for _ in range(_MAX_EMPTY_YEARS):
             if line.through and line.through[-1] >= business:
                 return line

@@ -495,7 +495,7 @@ def evaluate(
         cum = seconds_before(ts)
         run.advance(cum, ts, final=False)
         run.apply(event, cum, ts)
-    cum = seconds_before(now_ts)
+    cum = calendar.seconds_before_now(now_ts)
     run.advance(cum, now_ts, final=True)
     return TicketSla(policy, run.status, run.priority, run.states(cum), now_ts)
 
@@ -517,8 +517,8 @@ def refresh(sla: TicketSla, calendar: Calendar, now: datetime) -> TicketSla:
             break
     else:
         return TicketSla(sla.policy, sla.status, sla.priority, states, now_ts)
-    cum_then = calendar.seconds_before(then)
-    gained = calendar.seconds_before(now_ts) - cum_then
+    cum_then = calendar.seconds_before_now(then)
+    gained = calendar.seconds_before_now(now_ts) - cum_then
     fresh = []
     for state in states:
         if not state.running:
