@@ -357,18 +357,20 @@ class _Run:
         if status == old:
             return
         self.status = status
+        if status in ENDING:
+            for clock in self.clocks:
+                self.stop(clock, cum, ts)
+            return
+        if old == Status.SOLVED and self.resolution is not None:
+            # Reopened: resolution goes on with the time it had (full resolution),
+            # paused at once when reopened to pending or on hold.
+            self.resolution.stopped = False
+            self.resolution.achieved = None
+            self.resolution.stop_deadline = None
         if status in PAUSING:
             for clock in self.clocks:
                 clock.run_from = None
-        elif status in ENDING:
-            for clock in self.clocks:
-                self.stop(clock, cum, ts)
         else:
-            if old == Status.SOLVED and self.resolution is not None:
-                # Reopened: resolution goes on with the time it had (full resolution).
-                self.resolution.stopped = False
-                self.resolution.achieved = None
-                self.resolution.stop_deadline = None
             for clock in self.clocks:
                 if not clock.stopped and clock.run_from is None:
                     clock.run_from = cum

@@ -134,7 +134,10 @@ def test_a_whole_year_and_a_deadline_into_the_next(cn):
 
 def test_asking_about_an_earlier_year_keeps_earlier_answers(cn):
     first = cn.business_seconds_between(sh(2026, 3, 9, 9), sh(2026, 3, 10, 9))
+    origin_based = cn.seconds_before(sh(2026, 3, 10, 9).timestamp())
     cn.is_open(sh(2024, 5, 1, 10))  # grows the timeline backwards
+    # The origin stays put, so remembered values (a scheduler's last tick) stay right.
+    assert cn.seconds_before(sh(2026, 3, 10, 9).timestamp()) == origin_based
     assert cn.business_seconds_between(sh(2026, 3, 9, 9), sh(2026, 3, 10, 9)) == first == 8 * H
     assert cn.business_seconds_between(sh(2024, 5, 3, 17), sh(2026, 3, 9, 9)) > 0
 

@@ -248,6 +248,11 @@ def test_solving_stops_the_clocks_and_reopening_resumes_resolution():
     assert (resolution.status, resolution.elapsed) == (MetricStatus.ACTIVE, 2 * 3600)
     assert resolution.deadline == utc(10, 14)  # 6 h left: 1 h Monday, 5 h Tuesday
 
+    # Reopened straight to pending: resolution is running again, but paused.
+    to_pending = [*history[:3], status(utc(9, 15), Status.PENDING)]
+    resolution = evaluate(to_pending, POLICY, OFFICE, utc(9, 16)).get(RESOLUTION)
+    assert (resolution.status, resolution.elapsed) == (MetricStatus.PAUSED, 3600)
+
 
 def test_a_closed_ticket_is_final():
     history = [
@@ -385,3 +390,24 @@ def test_refresh_gives_what_a_full_evaluation_gives():
             assert refresh(sla, OFFICE, later) == evaluate(history, POLICY, OFFICE, later)
     with pytest.raises(ValueError, match="forward"):
         refresh(sla, OFFICE, then - timedelta(seconds=1))
+
+
+def test_a_clock_paused_at_its_target_breaches_when_it_resumes():
+    history = [
+        created(utc(9, 9)),
+        status(utc(9, 10), Status.PENDING),  # at the deadline: the event comes first
+        status(utc(9, 11), Status.OPEN),
+    ]
+    first = evaluate(history, POLICY, OFFICE, utc(9, 10, 30)).get(FIRST)
+    assert (first.status, first.elapsed, first.breached_at) == (MetricStatus.PAUSED, 3600, None)
+    first = evaluate(history, POLICY, OFFICE, utc(9, 11)).get(FIRST)
+    assert (first.status, first.breached_at) == (MetricStatus.BREACHED, utc(9, 11))
+    assert first.warning_at == utc(9, 9, 48)
+
+
+def test_refresh_keeps_stopped_and_paused_clocks():
+    history = [created(utc(9, 9)), agent(utc(9, 9, 5)), status(utc(9, 9, 5), Status.PENDING)]
+    sla = evaluate(history, POLICY, OFFICE, utc(9, 10))
+    later = refresh(sla, OFFICE, utc(11, 10))
+    assert later.metrics == sla.metrics
+    assert later.evaluated_ts == utc(11, 10).timestamp()
