@@ -290,6 +290,21 @@ class _Clock:
 class _Run:
     """One evaluation: the ticket's state walked through its history."""
 
+    __slots__ = (
+        "agent_replied",
+        "awaiting_agent",
+        "calendar",
+        "clocks",
+        "cycles",
+        "first",
+        "next",
+        "policy",
+        "priority",
+        "resolution",
+        "status",
+        "type",
+    )
+
     def __init__(self, policy: SlaPolicy, calendar: Calendar) -> None:
         self.policy = policy
         self.calendar = calendar
@@ -483,7 +498,8 @@ def evaluate(
     ts = timestamp(first.at)
     if ts > now_ts:
         raise ValueError("the ticket is created after `now`")
-    run.create(first, seconds_before(ts), ts)
+    cum = seconds_before(ts)
+    run.create(first, cum, ts)
     last = ts
     for event in history[1:]:
         ts = timestamp(event.at)
@@ -491,11 +507,12 @@ def evaluate(
             raise ValueError(f"events out of order at {event.at.isoformat()}")
         if ts > now_ts:
             break
-        last = ts
         if run.status == Status.CLOSED:
             break  # closed is final: a customer writing again opens a follow-up ticket
-        cum = seconds_before(ts)
-        run.advance(cum, ts, final=False)
+        if ts != last:  # events at one instant: no time passed between them
+            cum = seconds_before(ts)
+            run.advance(cum, ts, final=False)
+            last = ts
         run.apply(event, cum, ts)
     cum = calendar.seconds_before_now(now_ts)
     run.advance(cum, now_ts, final=True)
