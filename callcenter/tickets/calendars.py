@@ -404,7 +404,7 @@ def calendar_from_dict(data: Any, name: str = "") -> Calendar:
     try:
         config = CalendarConfig.model_validate(data)
     except ValidationError as exc:
-        raise CalendarError([prefix + _explain(err) for err in exc.errors()]) from None
+        raise CalendarError([prefix + explain(err) for err in exc.errors()]) from None
     problems = []
     if not any(getattr(config.hours, d) for d in WEEKDAYS):
         problems.append(f"{prefix}hours: no open hours on any weekday")
@@ -435,7 +435,7 @@ def load_calendars(text: str) -> dict[str, Calendar]:
     return calendars
 
 
-def _explain(err: Any) -> str:
+def explain(err: Any) -> str:
     loc = ""
     for part in err["loc"]:
         if isinstance(part, int):

@@ -31,14 +31,16 @@ in the calendar's zone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from callcenter.tickets.calendars import Calendar, timestamp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from callcenter.tickets.calendars import Calendar, explain, timestamp
 
 
 class Status(StrEnum):
@@ -639,3 +641,107 @@ def percent_met(results: Iterable[TicketSla], metric: Metric | None = None) -> f
             counted += 1
             met += outcome
     return 100.0 * met / counted if counted else None
+
+
+# -- the YAML / dict schema of policies ------------------------------------------------
+
+Minutes = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetsConfig(_Strict):
+    first_response: Minutes | None = None
+    next_response: Minutes | None = None
+    resolution: Minutes | None = None
+
+    def targets(self) -> Targets:
+        return Targets(self.first_response, self.next_response, self.resolution)
+
+
+class MatchConfig(TargetsConfig):
+    """`{priority: urgent, type: incident, first_response: 15, ...}`; one of the two
+    keys at least, the other left out meaning any."""
+
+    priority: str | None = None
+    type: str | None = None
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> MatchConfig:
+        if self.priority is None and self.type is None:
+            raise ValueError("needs a priority or a type to match (else it is the default)")
+        return self
+
+
+class WarnConfig(_Strict):
+    percent: Annotated[float, Field(gt=0, lt=100)] | None = None
+    minutes: Minutes | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> WarnConfig:
+        if (self.percent is None) == (self.minutes is None):
+            raise ValueError("give exactly one of percent or minutes")
+        return self
+
+
+class PolicyConfig(_Strict):
+    calendar: str
+    default: TargetsConfig
+    targets: list[MatchConfig] = []
+    warn_before: WarnConfig = WarnConfig(percent=80)
+    on_warning: list[str] = []
+    on_breach: list[str] = []
+
+
+class PolicyError(ValueError):
+    """A policy definition that cannot be used; `problems` says where and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid SLA policy:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def policy_from_dict(data: Any, name: str, calendars: Collection[str] | None = None) -> SlaPolicy:
+    """Validate one policy (the YAML's shape) and build it; `calendars`, when given,
+    are the calendar names it may use.
+
+    ```yaml
+    standard:
+      calendar: support-cn
+      default: {first_response: 240, next_response: 480, resolution: 2400}
+      targets:
+        - {priority: urgent, first_response: 30, next_response: 60, resolution: 480}
+        - {type: incident, first_response: 60, resolution: 960}
+      warn_before: {percent: 80}
+      on_breach: [notify:supervisor]
+    ```
+    """
+    try:
+        config = PolicyConfig.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError([f"{name}.{explain(err)}" for err in exc.errors()]) from None
+    problems = []
+    if calendars is not None and config.calendar not in calendars:
+        known = ", ".join(sorted(calendars)) or "none"
+        problems.append(f"{name}.calendar: unknown calendar {config.calendar!r} (known: {known})")
+    targets: dict[Key, Targets] = {}
+    for index, match in enumerate(config.targets):
+        key = (match.priority, match.type)
+        if key in targets:
+            shown = f"priority {match.priority or 'any'}, type {match.type or 'any'}"
+            problems.append(f"{name}.targets[{index}]: {shown} is listed twice")
+        targets[key] = match.targets()
+    if problems:
+        raise PolicyError(problems)
+    warn = config.warn_before
+    return SlaPolicy(
+        name,
+        config.calendar,
+        config.default.targets(),
+        targets,
+        WarnBefore(warn.percent, warn.minutes),
+        tuple(config.on_warning),
+        tuple(config.on_breach),
+    )

@@ -14,6 +14,7 @@ from callcenter.tickets.sla import (
     EventKind,
     Metric,
     MetricStatus,
+    PolicyError,
     SlaPolicy,
     Status,
     Targets,
@@ -22,6 +23,7 @@ from callcenter.tickets.sla import (
     due_events,
     evaluate,
     percent_met,
+    policy_from_dict,
     refresh,
 )
 
@@ -411,3 +413,60 @@ def test_refresh_keeps_stopped_and_paused_clocks():
     later = refresh(sla, OFFICE, utc(11, 10))
     assert later.metrics == sla.metrics
     assert later.evaluated_ts == utc(11, 10).timestamp()
+
+
+def test_a_policy_from_its_yaml_shape():
+    policy = policy_from_dict(
+        {
+            "calendar": "office",
+            "default": {"first_response": 60, "next_response": 120, "resolution": 480},
+            "targets": [
+                {"priority": "urgent", "first_response": 15, "resolution": 120},
+                {"type": "incident", "first_response": 30},
+            ],
+            "warn_before": {"minutes": 10},
+            "on_breach": ["notify:supervisor"],
+        },
+        "standard",
+        calendars={"office"},
+    )
+    assert policy.targets_for("urgent", None) == Targets(first_response=15, resolution=120)
+    assert policy.targets_for("normal", "incident").first_response == 30
+    assert policy.warn_before == WarnBefore(minutes=10)
+    assert policy.on_breach == ("notify:supervisor",)
+    first = evaluate([created(utc(9, 9), "urgent")], policy, OFFICE, utc(9, 9, 5)).get(FIRST)
+    assert first.warning_at == utc(9, 9, 5)  # 10 minutes before a 15-minute target
+
+
+def test_policy_schema_errors_say_where():
+    with pytest.raises(PolicyError) as caught:
+        policy_from_dict(
+            {
+                "calendar": "ofice",
+                "default": {"first_response": 0},
+                "targets": [{"first_response": 10}, {"priority": "low", "resolutoin": 5}],
+                "warn_before": {"percent": 80, "minutes": 5},
+            },
+            "standard",
+            calendars={"office"},
+        )
+    assert sorted(caught.value.problems) == [
+        "standard.default.first_response: Input should be greater than 0 (got 0)",
+        "standard.targets[0]: needs a priority or a type to match (else it is the default)",
+        "standard.targets[1].resolutoin: unknown option",
+        "standard.warn_before: give exactly one of percent or minutes",
+    ]
+    with pytest.raises(PolicyError) as caught:
+        policy_from_dict(
+            {
+                "calendar": "ofice",
+                "default": {"resolution": 60},
+                "targets": [{"priority": "low"}, {"priority": "low", "resolution": 5}],
+            },
+            "standard",
+            calendars={"office"},
+        )
+    assert caught.value.problems == [
+        "standard.calendar: unknown calendar 'ofice' (known: office)",
+        "standard.targets[1]: priority low, type any is listed twice",
+    ]
