@@ -119,7 +119,7 @@ class Calendar:
 
     @classmethod
     def always_open(cls, zone: ZoneInfo | str = "UTC", name: str = "24x7") -> Calendar:
-        """24x7: every second counts (holidays aside, if any are given later)."""
+        """24x7: every second counts."""
         return cls(zone, {d: [(0, DAY)] for d in range(7)}, name=name)
 
     @property
