@@ -235,3 +235,15 @@ def test_an_overnight_shift_is_two_touching_intervals():
     start = datetime(2026, 3, 9, 23, tzinfo=UTC)  # Monday 23:00
     assert night.add_business_seconds(start, 2 * H) == datetime(2026, 3, 10, 1, tzinfo=UTC)
     assert night.is_open(datetime(2026, 3, 10, 0, tzinfo=UTC))
+
+
+def test_next_open_across_new_year_holidays_grows_the_timeline():
+    office = calendar_from_dict(
+        {
+            "timezone": "Asia/Shanghai",
+            "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat")},
+            "holidays": ["2027-01-01", "2027-01-02"],
+        }
+    )
+    assert office.next_open(sh(2026, 12, 31, 18)) == sh(2027, 1, 4, 9)  # Sunday closed too
+    assert office.add_business_seconds(sh(2026, 12, 31, 17), 2 * H) == sh(2027, 1, 4, 10)
