@@ -38,19 +38,29 @@ from callcenter.services import running_services
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(settings: Settings, *, with_pbx: bool = True, clock: Clock | None = None) -> FastAPI:
-    """Build the app; services start in the lifespan, so importing this starts nothing."""
+def create_app(
+    settings: Settings,
+    *,
+    with_pbx: bool = True,
+    clock: Clock | None = None,
+    freeze_at_start: bool = False,
+) -> FastAPI:
+    """Build the app; services start in the lifespan, so importing this starts nothing.
+
+    `freeze_at_start` (the server process's own app) moves what start-up made out of the
+    garbage collector's way: a full collection walking it stalled every websocket for
+    ~200 ms every few seconds under load (bench/wallboard.py); frozen, ~30 ms. A test
+    process that builds many apps leaves it off, or every app would stay in memory.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
             await services.wallboard.start()  # the server's alone: commands need no board
-            # What start-up made lives as long as the server: out of the collector's way.
-            # A full collection walking it stalled every websocket for ~200 ms every few
-            # seconds under load (bench/wallboard.py); frozen, the pauses are ~30 ms.
-            gc.collect()
-            gc.freeze()
+            if freeze_at_start:
+                gc.collect()
+                gc.freeze()
             try:
                 yield
             finally:

@@ -187,7 +187,7 @@ async def _demo_profiles(services: Services) -> None:
 def _serve(settings: Settings, *, with_pbx: bool) -> None:
     from callcenter.api.app import create_app
 
-    app = create_app(settings, with_pbx=with_pbx)
+    app = create_app(settings, with_pbx=with_pbx, freeze_at_start=True)
     config = uvicorn.Config(
         app,
         host=settings.http_host,
