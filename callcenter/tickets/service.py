@@ -9,7 +9,7 @@ should not show it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ USERS = User.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 CALLS = Call.__table__  # type: ignore[attr-defined]
 
+COMMENT = "comment"  # the `field` of the history row a comment leaves
 # Fields whose changes the history records, in the order a PATCH applies them.
 TRACKED = ("subject", "description", "type", "priority", "status", "group_id", "assignee_id",
            "tags", "custom_fields")  # fmt: skip
@@ -61,10 +62,20 @@ class TicketClosed(ValueError):
 
 
 class TicketService:
-    def __init__(self, db: Database, bus: EventBus, clock: Clock) -> None:
+    """`flush` writes the call records' pending changes first (`CallService.flush`), so
+    "a customer I served" (who may be a requester) does not lag the calls."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
+        self._flush = flush
 
     async def _rows(self, query: Any) -> list[RowMapping]:
         async with self.db.engine.connect() as conn:
@@ -155,17 +166,18 @@ class TicketService:
         return [public(r) for r in rows], int(next(iter(total[0].values())))
 
     async def history(self, ticket_id: int, scope: TicketScope) -> list[dict[str, Any]]:
-        """Changes and comments, oldest first; the first change is `status: null -> new`."""
+        """Changes and comments in the order they happened; the first is `status:
+        null -> new`. A comment has its own row in `ticket_events` (field "comment",
+        new: its id), so one id order covers both."""
         await self.get(ticket_id, scope)
         changes = await self._rows(
             select(CHANGES).where(CHANGES.c.ticket_id == ticket_id).order_by(CHANGES.c.id)
         )
-        comments = await self._rows(
-            select(COMMENTS).where(COMMENTS.c.ticket_id == ticket_id).order_by(COMMENTS.c.id)
-        )
-        items = [_change_item(r) for r in changes] + [_comment_item(r) for r in comments]
-        # A stable sort: at one instant, changes stay before comments, each in id order.
-        return sorted(items, key=lambda item: item["at"])
+        comments = await self._rows(select(COMMENTS).where(COMMENTS.c.ticket_id == ticket_id))
+        by_id = {c["id"]: _comment_item(c) for c in comments}
+        return [
+            by_id[row["new"]] if row["field"] == COMMENT else _change_item(row) for row in changes
+        ]
 
     # ------------------------------------------------------------------ writing
 
@@ -173,6 +185,8 @@ class TicketService:
         now = self.clock.now()
         values = new.model_dump()
         values.update(status="new", created_at=now, updated_at=now)
+        if self._flush is not None:
+            await self._flush()
 
         def store(conn: Connection) -> int:
             _check_requester(conn, new.requester_id, scope)
@@ -250,6 +264,7 @@ class TicketService:
                       "created_at": now}  # fmt: skip
             comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
             stored = {"id": int(comment_id.scalar_one()), **values}
+            _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
             opened = new.public and row["status"] == "new"
             if opened:
                 _apply(conn, ticket_id, who, now, {"status": ("new", "open")})

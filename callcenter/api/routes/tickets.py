@@ -41,7 +41,7 @@ async def get_tickets(services: ServicesDep) -> TicketService:
 
 
 def ticket_service(services: Services) -> TicketService:
-    return TicketService(services.db, services.bus, services.clock)
+    return TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
 
 
 Tickets = Annotated[TicketService, Depends(get_tickets)]
