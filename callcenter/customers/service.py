@@ -374,6 +374,12 @@ class CustomerService:
                 conn.execute(
                     update(table).where(table.c.customer_id == other_id).values(customer_id=keep_id)
                 )
+            # The tickets follow, so the kept profile's timeline and visibility have them.
+            conn.execute(
+                update(TICKETS)
+                .where(TICKETS.c.requester_id == other_id)
+                .values(requester_id=keep_id)
+            )
             conn.execute(
                 update(CUSTOMERS)
                 .where(CUSTOMERS.c.merged_into == other_id)

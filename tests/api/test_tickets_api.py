@@ -427,3 +427,18 @@ def test_the_customer_timeline_shows_the_tickets_the_reader_may_see(client):
         "assignee_id": None,
         "url": f"/api/tickets/{support['id']}",
     }
+
+
+def test_a_merge_moves_the_tickets_to_the_kept_profile(client):
+    sup = bearer(client, "sup")
+    other = client.post("/api/customers", json={"name": "Li L."}, headers=sup).json()
+    ticket = _ticket(client, requester_id=other["id"])
+    r = client.post(f"/api/customers/{client.customer}/merge", json={"from": other["id"]},
+                    headers=sup)  # fmt: skip
+    assert r.status_code == 200, r.text
+    amy = bearer(client, "amy")
+    assert client.get(f"/api/tickets/{ticket['id']}", headers=amy).json()["requester_id"] == (
+        client.customer
+    )
+    items = client.get(f"/api/customers/{client.customer}/timeline", headers=amy).json()["items"]
+    assert [i["id"] for i in items if i["kind"] == "ticket"] == [ticket["id"]]
