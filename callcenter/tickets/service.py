@@ -19,6 +19,7 @@ from callcenter.auth.models import User, aware
 from callcenter.auth.permissions import Principal
 from callcenter.calls.models import Call
 from callcenter.clock import Clock
+from callcenter.customers.access import Scope, visible
 from callcenter.customers.models import Customer
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
@@ -301,8 +302,6 @@ def _visible_row(conn: Connection, ticket_id: int, scope: TicketScope) -> RowMap
 def _check_requester(conn: Connection, customer_id: int, scope: TicketScope) -> None:
     """The requester exists, is not merged away, and the creator may see them: else a
     ticket would be a way to read any profile (customers.access follows tickets)."""
-    from callcenter.customers.access import Scope, visible
-
     readers = Scope(everyone=scope.reach == "all", user_id=scope.user_id, tickets=scope)
     row = conn.execute(
         select(CUSTOMERS.c.merged_into).where(
