@@ -23,7 +23,7 @@ from callcenter.customers.access import Scope, visible
 from callcenter.customers.models import Customer
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
-from callcenter.tickets.access import MEMBERS, TICKETS, TicketScope, ticket_visible
+from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
 from callcenter.tickets.workflow import TransitionRefused, check_transition
@@ -207,9 +207,8 @@ class TicketService:
             return ticket_id
 
         ticket_id = await self.db.write(store)
-        await self.bus.publish(Event("ticket.created", {"id": ticket_id,
-                                                        "group_id": new.group_id}))  # fmt: skip
-        return await self.get(ticket_id, scope)
+        await self.bus.publish(Event("ticket.created", {"id": ticket_id, "group_id": new.group_id}))
+        return await self.get(ticket_id, ALL_TICKETS)
 
     async def update(
         self, ticket_id: int, change: TicketChange, who: Principal, scope: TicketScope
@@ -222,7 +221,7 @@ class TicketService:
                 raise FieldError(field, "may not be null")
         now = self.clock.now()
 
-        def store(conn: Connection) -> tuple[list[str], int]:
+        def store(conn: Connection) -> tuple[list[str], int, int]:
             row = _visible_row(conn, ticket_id, scope)
             diff = {f: (row[f], v) for f, v in asked.items() if row[f] != v}
             if row["status"] == "closed" and diff:
@@ -242,13 +241,17 @@ class TicketService:
                 _check_assignee(conn, assignee, group_id)
             if diff:
                 _apply(conn, ticket_id, who, now, diff)
-            return sorted(diff), int(row["group_id"])
+            return sorted(diff), int(row["group_id"]), int(group_id)
 
-        fields, group_id = await self.db.write(store)
+        fields, was, group_id = await self.db.write(store)
         if fields:
-            await self.bus.publish(Event("ticket.updated", {"id": ticket_id, "group_id": group_id,
-                                                            "fields": fields}))  # fmt: skip
-        return await self.get(ticket_id, scope)
+            data: dict[str, Any] = {"id": ticket_id, "group_id": group_id, "fields": fields}
+            if was != group_id:  # the group it left hears of it too
+                data["from_group_id"] = was
+            await self.bus.publish(Event("ticket.updated", data))
+        # Not `get(…, scope)`: moved to a group not theirs, the ticket is out of the
+        # agent's sight from now on, but this change was theirs to make and to see.
+        return await self.get(ticket_id, ALL_TICKETS)
 
     async def comment(
         self, ticket_id: int, new: NewComment, who: Principal, scope: TicketScope

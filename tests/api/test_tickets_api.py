@@ -442,3 +442,18 @@ def test_a_merge_moves_the_tickets_to_the_kept_profile(client):
     )
     items = client.get(f"/api/customers/{client.customer}/timeline", headers=amy).json()["items"]
     assert [i["id"] for i in items if i["kind"] == "ticket"] == [ticket["id"]]
+
+
+def test_an_agent_escalates_to_another_group_and_then_no_longer_sees_the_ticket(client):
+    ticket = _ticket(client)
+    url = f"/api/tickets/{ticket['id']}"
+    amy = bearer(client, "amy")
+    events = _events(client)
+    moved = client.patch(url, json={"group_id": client.groups["billing"]}, headers=amy)
+    assert moved.status_code == 200 and moved.json()["group_id"] == client.groups["billing"]
+    assert [e.data for e in events()] == [
+        {"id": ticket["id"], "group_id": client.groups["billing"], "fields": ["group_id"],
+         "from_group_id": client.groups["support"]}
+    ]  # fmt: skip
+    assert client.get(url, headers=amy).status_code == 404
+    assert client.get(url, headers=bearer(client, "bob")).status_code == 200
