@@ -25,6 +25,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.monitoring.models",
     "callcenter.quality.models",
     "callcenter.reports.models",
+    "callcenter.tickets.models",
 )
 
 

@@ -26,6 +26,7 @@ from callcenter.api.routes import (
     routing,
     softphone,
     supervise,
+    tickets,
     users,
     wallboard,
     ws,
@@ -75,7 +76,8 @@ def create_app(
     )
     app.add_middleware(AuditMiddleware)
     routers = (auth, users, audit, agents, announcements, calls, customers, forecast, health,
-               ivr, quality, reports, routing, softphone, supervise, wallboard, ws)  # fmt: skip
+               ivr, quality, reports, routing, softphone, supervise, tickets, wallboard,
+               ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     CUSTOMERS_MANAGE = "customers.manage"  # edit any field, identities, merge, import
     TICKETS_READ = "tickets.read"
     TICKETS_MANAGE = "tickets.manage"
+    TICKETS_READ_ALL = "tickets.read_all"  # every ticket; else those of one's groups
+    TICKETS_ADMIN = "tickets.admin"  # ticket groups and who is in them
 
 
 class Role(StrEnum):
@@ -65,6 +67,10 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.USERS_READ,
             Permission.CUSTOMERS_READ_ALL,
             Permission.CUSTOMERS_MANAGE,
+            Permission.TICKETS_READ,
+            Permission.TICKETS_MANAGE,
+            Permission.TICKETS_READ_ALL,
+            Permission.TICKETS_ADMIN,
         }
     ),
     # Admin gets every permission, including ones added later, without editing this map.

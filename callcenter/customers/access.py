@@ -1,9 +1,9 @@
 """Who may see which customer: the object-level rule every customer endpoint applies.
 
 Supervisors and admins (`customers.read_all`) see every profile. Anyone else sees the
-customers they served: a call of that customer they handled (`calls.agent_id`). When
-tickets arrive, "a ticket of that customer in one of my groups" is one more `or_` term
-in `visible()`, and `Scope` gains the reader's groups; nothing else changes.
+customers they served: a call of that customer they handled (`calls.agent_id`), or a
+ticket that customer requested which they may see (tickets.access: one of their groups,
+or assigned to them).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, false, select, true
+from sqlalchemy import exists, false, or_, select, true
 
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.calls.models import Call
+from callcenter.tickets.access import ALL_TICKETS, NO_TICKETS, TICKETS, TicketScope, ticket_visible
 
 CALLS = Call.__table__  # type: ignore[attr-defined]
 
@@ -23,13 +24,18 @@ CALLS = Call.__table__  # type: ignore[attr-defined]
 class Scope:
     everyone: bool  # customers.read_all
     user_id: int | None = None
+    tickets: TicketScope = NO_TICKETS  # the reader's tickets (and timeline items)
 
     @classmethod
     def of(cls, principal: Principal) -> Scope:
-        return cls(principal.has(Permission.CUSTOMERS_READ_ALL), principal.user_id)
+        return cls(
+            principal.has(Permission.CUSTOMERS_READ_ALL),
+            principal.user_id,
+            TicketScope.of(principal),
+        )
 
 
-ALL = Scope(everyone=True)
+ALL = Scope(everyone=True, tickets=ALL_TICKETS)
 
 
 def visible(scope: Scope, customer_id: Any) -> Any:
@@ -41,4 +47,9 @@ def visible(scope: Scope, customer_id: Any) -> Any:
     served = select(CALLS.c.id).where(
         CALLS.c.customer_id == customer_id, CALLS.c.agent_id == scope.user_id
     )
-    return exists(served)
+    if scope.tickets.reach == "none":
+        return exists(served)
+    requested = select(TICKETS.c.id).where(
+        TICKETS.c.requester_id == customer_id, ticket_visible(scope.tickets)
+    )
+    return or_(exists(served), exists(requested))

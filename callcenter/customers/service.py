@@ -42,6 +42,8 @@ from callcenter.customers.models import CLASSES, Customer, CustomerIdentity
 from callcenter.customers.phone import normalize_phone
 from callcenter.db import Database
 from callcenter.routing.rules import region_for_number
+from callcenter.tickets.access import TICKETS, ticket_visible
+from callcenter.tickets.service import timeline_item as ticket_timeline_item
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 IDENTITIES = CustomerIdentity.__table__  # type: ignore[attr-defined]
@@ -250,7 +252,8 @@ class CustomerService:
         self, customer_id: int, scope: Scope = ALL, *, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Everything that happened with the customer, newest first. Every item has a
-        `kind` ("call" now; "ticket" and "chat" join with their domains) and an `at`."""
+        `kind` ("call", "ticket" for the tickets the reader may see; "chat" joins with
+        its domain) and an `at`."""
         await self.get(customer_id, scope)
         query = (
             select(CALLS, USERS.c.username, USERS.c.display_name.label("agent_display"))
@@ -259,7 +262,16 @@ class CustomerService:
             .order_by(CALLS.c.started_at.desc(), CALLS.c.id.desc())
             .limit(limit)
         )
-        return [_call_item(row) for row in await self._rows(query)]
+        items = [_call_item(row) for row in await self._rows(query)]
+        tickets = (
+            select(TICKETS)
+            .where(TICKETS.c.requester_id == customer_id, ticket_visible(scope.tickets))
+            .order_by(TICKETS.c.created_at.desc(), TICKETS.c.id.desc())
+            .limit(limit)
+        )
+        items += [ticket_timeline_item(row) for row in await self._rows(tickets)]
+        # ISO strings of UTC times sort as the times do; stable, so a call stays first.
+        return sorted(items, key=lambda item: item["at"] or "", reverse=True)[:limit]
 
     # ------------------------------------------------------------------ writing
 
@@ -362,6 +374,12 @@ class CustomerService:
                 conn.execute(
                     update(table).where(table.c.customer_id == other_id).values(customer_id=keep_id)
                 )
+            # The tickets follow, so the kept profile's timeline and visibility have them.
+            conn.execute(
+                update(TICKETS)
+                .where(TICKETS.c.requester_id == other_id)
+                .values(requester_id=keep_id)
+            )
             conn.execute(
                 update(CUSTOMERS)
                 .where(CUSTOMERS.c.merged_into == other_id)
