@@ -111,8 +111,7 @@ class ReportService:
     async def service(self, span: Span, by: Period, group: Group) -> list[dict[str, Any]]:
         """Offered, answered, abandoned, service level, ASA, AHT … per period and group."""
         await self.writer.flush()
-        table: Table = AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
-        return await self.summed(table.name, span, by, group)
+        return await self.summed(_rollup(group).name, span, by, group)
 
     async def summed(
         self,
@@ -138,8 +137,7 @@ class ReportService:
         """One local day's sums per queue or agent: what the wallboard starts from after
         a restart, so "today" keeps what happened before it."""
         await self.writer.flush()
-        table = AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
-        cells, _ = await self._cells(table.name, self.span(day, day), Period.DAY, group)
+        cells, _ = await self._cells(_rollup(group).name, self.span(day, day), Period.DAY, group)
         return {key: cell for (_, key), cell in cells.items()}
 
     async def _cells(
@@ -222,6 +220,11 @@ class ReportService:
             for period, dimension, value, calls in rows
         ]  # fmt: skip
         return sorted(found, key=lambda r: (r["period"], r["dimension"], r["value"]))
+
+
+def _rollup(group: Group) -> Table:
+    """Agents' and teams' rows come from the per-agent rollup, the rest per queue."""
+    return AGENT_HALF_HOURS if group in (Group.AGENT, Group.TEAM) else QUEUE_HALF_HOURS
 
 
 def _keys(row: Mapping[Any, Any], group: Group, teams: Mapping[int, list[str]]) -> list[str]:

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, WebSocket
 
-from callcenter.api.deps import ServicesDep, require, websocket_principal
-from callcenter.api.routes.ws import POLICY_VIOLATION, accept, pump
+from callcenter.api.deps import ServicesDep, require
+from callcenter.api.routes.ws import accept, allowed, pump
 from callcenter.auth.permissions import Permission, Principal
 
 router = APIRouter(tags=["wallboard"])
@@ -26,9 +26,7 @@ async def wallboard(services: ServicesDep, _: Reader) -> dict[str, Any]:
 
 @router.websocket("/ws/wallboard")
 async def live(websocket: WebSocket) -> None:
-    principal = await websocket_principal(websocket)
-    if principal is None or Permission.REPORTS_READ not in principal.permissions:
-        await websocket.close(code=POLICY_VIOLATION, reason="unauthorized")
+    if await allowed(websocket, Permission.REPORTS_READ) is None:
         return
     board = websocket.app.state.services.wallboard
     await accept(websocket)

@@ -34,11 +34,19 @@ def visible_to(principal: Principal, event: Event) -> bool:
     return call.get("agent_id") == principal.user_id
 
 
+async def allowed(websocket: WebSocket, permission: Permission) -> Principal | None:
+    """Who opened the websocket if they hold `permission`; else it is closed (1008)."""
+    principal = await websocket_principal(websocket)
+    if principal is None or permission not in principal.permissions:
+        await websocket.close(code=POLICY_VIOLATION, reason="unauthorized")
+        return None
+    return principal
+
+
 @router.websocket("/ws/events")
 async def events(websocket: WebSocket) -> None:
-    principal = await websocket_principal(websocket)
-    if principal is None or Permission.EVENTS_SUBSCRIBE not in principal.permissions:
-        await websocket.close(code=POLICY_VIOLATION, reason="unauthorized")
+    principal = await allowed(websocket, Permission.EVENTS_SUBSCRIBE)
+    if principal is None:
         return
     services = websocket.app.state.services
     prefixes = tuple(p for p in websocket.query_params.get("types", "").split(",") if p)
