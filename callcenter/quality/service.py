@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from callcenter.agents.models import AgentStateSpanRow
 from callcenter.agents.service import AgentService
@@ -39,6 +40,17 @@ RATING_NOTE = "customer satisfaction (CSAT) surveys do not exist yet"
 
 class QualityNotFound(LookupError):
     pass
+
+
+Row = TypeVar("Row", Scorecard, Review)
+
+
+async def _get(session: AsyncSession, model: type[Row], row_id: int) -> Row:
+    """The row, or QualityNotFound naming what was asked for (the API's 404)."""
+    row = await session.get(model, row_id)
+    if row is None:
+        raise QualityNotFound(f"no {model.__name__.lower()} {row_id}")
+    return row
 
 
 class QualityConflict(ValueError):
@@ -106,9 +118,7 @@ class QualityService:
     async def scorecard(self, scorecard_id: int) -> Scorecard:
         """Any version, current or not (old reviews point to old ones)."""
         async with self.db.session() as s:
-            card = await s.get(Scorecard, scorecard_id)
-        if card is None:
-            raise QualityNotFound(f"no scorecard {scorecard_id}")
+            card = await _get(s, Scorecard, scorecard_id)
         return card
 
     async def versions(self, scorecard_id: int) -> list[Scorecard]:
@@ -150,9 +160,7 @@ class QualityService:
         and the criteria change (see the module's docstring)."""
         check_criteria(criteria)
         async with self.db.session() as s:
-            card = await s.get(Scorecard, scorecard_id)
-            if card is None:
-                raise QualityNotFound(f"no scorecard {scorecard_id}")
+            card = await _get(s, Scorecard, scorecard_id)
             if not card.current:
                 raise QualityConflict(
                     f"scorecard {scorecard_id} is an old version; edit the current one"
@@ -237,9 +245,7 @@ class QualityService:
         """The reviewer corrects their review, on the scorecard version it was given with.
         The agent's acknowledgement was of the old scores: it is cleared."""
         async with self.db.session() as s:
-            review = await s.get(Review, review_id)
-            if review is None:
-                raise QualityNotFound(f"no review {review_id}")
+            review = await _get(s, Review, review_id)
             if review.reviewer_id != reviewer_id:
                 raise PermissionError("only its reviewer amends a review")
             card = await s.get(Scorecard, review.scorecard_id)
@@ -255,17 +261,13 @@ class QualityService:
 
     async def get_review(self, review_id: int) -> Review:
         async with self.db.session() as s:
-            review = await s.get(Review, review_id)
-        if review is None:
-            raise QualityNotFound(f"no review {review_id}")
+            review = await _get(s, Review, review_id)
         return review
 
     async def acknowledge(self, review_id: int) -> Review:
         """The reviewed agent has read it; the first time counts."""
         async with self.db.session() as s:
-            review = await s.get(Review, review_id)
-            if review is None:
-                raise QualityNotFound(f"no review {review_id}")
+            review = await _get(s, Review, review_id)
             if review.acknowledged_at is None:
                 review.acknowledged_at = self.clock.now()
                 s.add(review)
