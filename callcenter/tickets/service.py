@@ -24,6 +24,7 @@ from callcenter.customers.models import Customer
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
+from callcenter.tickets.audience import MEMBERS_CHANGED
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
 from callcenter.tickets.workflow import TransitionRefused, check_transition
@@ -124,7 +125,14 @@ class TicketService:
             return str(name)
 
         name = await self.db.write(store)
+        # Live connections keep their agents' group lists from this (tickets.audience).
+        await self.bus.publish(Event(MEMBERS_CHANGED, {"group_id": group_id, "members": wanted}))
         return {"id": group_id, "name": name, "members": wanted}
+
+    async def groups_of(self, user_id: int) -> list[int]:
+        """The ids of the groups `user_id` belongs to."""
+        rows = await self._rows(select(MEMBERS.c.group_id).where(MEMBERS.c.user_id == user_id))
+        return [int(r["group_id"]) for r in rows]
 
     # ------------------------------------------------------------------ reading
 
@@ -207,7 +215,8 @@ class TicketService:
             return ticket_id
 
         ticket_id = await self.db.write(store)
-        await self.bus.publish(Event("ticket.created", {"id": ticket_id, "group_id": new.group_id}))
+        created = {"id": ticket_id, "group_id": new.group_id, "assignee_id": new.assignee_id}
+        await self.bus.publish(Event("ticket.created", created))
         return await self.get(ticket_id, ALL_TICKETS)
 
     async def update(
@@ -221,7 +230,7 @@ class TicketService:
                 raise FieldError(field, "may not be null")
         now = self.clock.now()
 
-        def store(conn: Connection) -> tuple[list[str], int, int]:
+        def store(conn: Connection) -> tuple[list[str], int, int, Any, Any]:
             row = _visible_row(conn, ticket_id, scope)
             diff = {f: (row[f], v) for f, v in asked.items() if row[f] != v}
             if row["status"] == "closed" and diff:
@@ -241,13 +250,16 @@ class TicketService:
                 _check_assignee(conn, assignee, group_id)
             if diff:
                 _apply(conn, ticket_id, who, now, diff)
-            return sorted(diff), int(row["group_id"]), int(group_id)
+            return sorted(diff), int(row["group_id"]), int(group_id), row["assignee_id"], assignee
 
-        fields, was, group_id = await self.db.write(store)
+        fields, was, group_id, had, assignee = await self.db.write(store)
         if fields:
-            data: dict[str, Any] = {"id": ticket_id, "group_id": group_id, "fields": fields}
+            data: dict[str, Any] = {"id": ticket_id, "group_id": group_id, "fields": fields,
+                                    "assignee_id": assignee}  # fmt: skip
             if was != group_id:  # the group it left hears of it too
                 data["from_group_id"] = was
+            if had != assignee and had is not None:  # and so does the assignee it left
+                data["from_assignee_id"] = had
             await self.bus.publish(Event("ticket.updated", data))
         # Not `get(…, scope)`: moved to a group not theirs, the ticket is out of the
         # agent's sight from now on, but this change was theirs to make and to see.
@@ -259,7 +271,7 @@ class TicketService:
         """A reply or a note. A public reply on a `new` ticket opens it: someone acted."""
         now = self.clock.now()
 
-        def store(conn: Connection) -> tuple[dict[str, Any], int, bool]:
+        def store(conn: Connection) -> tuple[dict[str, Any], int, bool, Any]:
             row = _visible_row(conn, ticket_id, scope)
             if row["status"] == "closed":
                 raise TicketClosed(ticket_id)
@@ -275,16 +287,17 @@ class TicketService:
             else:
                 conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id)
                              .values(updated_at=now))  # fmt: skip
-            return stored, int(row["group_id"]), opened
+            return stored, int(row["group_id"]), opened, row["assignee_id"]
 
-        stored, group_id, opened = await self.db.write(store)
+        stored, group_id, opened, assignee = await self.db.write(store)
         await self.bus.publish(Event("ticket.commented", {
             "id": ticket_id, "group_id": group_id, "comment_id": stored["id"],
-            "public": new.public,
+            "public": new.public, "assignee_id": assignee,
         }))  # fmt: skip
         if opened:
             await self.bus.publish(Event("ticket.updated", {"id": ticket_id, "group_id": group_id,
-                                                            "fields": ["status"]}))  # fmt: skip
+                                                            "fields": ["status"],
+                                                            "assignee_id": assignee}))  # fmt: skip
         return _comment_item(stored)
 
 

@@ -166,13 +166,17 @@ def test_a_ticket_is_created_read_and_changed_with_normalized_values(client):
     )
     got = events()
     assert [(e.type, e.data) for e in got] == [
-        ("ticket.created", {"id": created["id"], "group_id": client.groups["support"]}),
+        (
+            "ticket.created",
+            {"id": created["id"], "group_id": client.groups["support"], "assignee_id": None},
+        ),
         (
             "ticket.updated",
             {
                 "id": created["id"],
                 "group_id": client.groups["support"],
                 "fields": ["assignee_id", "priority", "status"],
+                "assignee_id": client.ids["amy"],
             },
         ),
     ]
@@ -383,15 +387,22 @@ def test_notes_and_replies_are_history_and_a_reply_opens_a_new_ticket(client):
             "group_id": client.groups["support"],
             "comment_id": note.json()["id"],
             "public": False,
+            "assignee_id": None,
         },
     ) in got
     assert (
         "ticket.updated",
-        {"id": ticket["id"], "group_id": client.groups["support"], "fields": ["status"]},
+        {
+            "id": ticket["id"],
+            "group_id": client.groups["support"],
+            "fields": ["status"],
+            "assignee_id": None,
+        },
     ) in got
     # Ids and field names only: an internal note's text reaches no listener.
     assert len(raw) == 4 and all(
-        set(e.data) <= {"id", "group_id", "comment_id", "public", "fields"} for e in raw
+        set(e.data) <= {"id", "group_id", "comment_id", "public", "fields", "assignee_id"}
+        for e in raw
     )
     bad = client.post(f"{url}/comments", json={"body": "", "public": True}, headers=amy)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "body"
@@ -453,7 +464,7 @@ def test_an_agent_escalates_to_another_group_and_then_no_longer_sees_the_ticket(
     assert moved.status_code == 200 and moved.json()["group_id"] == client.groups["billing"]
     assert [e.data for e in events()] == [
         {"id": ticket["id"], "group_id": client.groups["billing"], "fields": ["group_id"],
-         "from_group_id": client.groups["support"]}
+         "from_group_id": client.groups["support"], "assignee_id": None}
     ]  # fmt: skip
     assert client.get(url, headers=amy).status_code == 404
     assert client.get(url, headers=bearer(client, "bob")).status_code == 200

@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from callcenter.api.deps import websocket_principal, websocket_subprotocol
+from callcenter.api.routes.tickets import ticket_service
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.events import Event
+from callcenter.tickets.audience import MEMBERS_CHANGED, TicketAudience
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -21,11 +23,16 @@ router = APIRouter()
 POLICY_VIOLATION = 1008
 
 
-def visible_to(principal: Principal, event: Event) -> bool:
-    """Supervisors see everything; an agent their own calls, their own state, and that
-    announcements changed."""
+def visible_to(principal: Principal, event: Event, tickets: TicketAudience | None = None) -> bool:
+    """Supervisors see everything; an agent their own calls, their own state, that
+    announcements changed, and the ticket events of their groups and their tickets
+    (`tickets`, kept by the connection)."""
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
+    if event.type.startswith(("ticket.", "ticket_group.")):
+        if Permission.TICKETS_READ_ALL in principal.permissions:
+            return True
+        return tickets is not None and tickets.sees(event)
     if event.type.startswith("announcement."):
         return True  # no text in it: the desktop asks for what its agent may read
     if event.type.startswith("agent."):
@@ -50,13 +57,23 @@ async def events(websocket: WebSocket) -> None:
         return
     services = websocket.app.state.services
     prefixes = tuple(p for p in websocket.query_params.get("types", "").split(",") if p)
+    follows_groups = _follows_groups(principal, prefixes)
+    if follows_groups and prefixes:
+        prefixes += (MEMBERS_CHANGED,)
     subscription = services.bus.subscribe(*prefixes)
+    tickets: TicketAudience | None = None
+    if follows_groups and principal.user_id is not None:
+        # Read after subscribing: a change made meanwhile is applied after, not lost.
+        groups = await ticket_service(services).groups_of(principal.user_id)
+        tickets = TicketAudience(principal.user_id, groups)
     await accept(websocket)
 
     async def next_visible() -> str:
         while True:
             event = await subscription.get()
-            if visible_to(principal, event):
+            if tickets is not None:
+                tickets.apply(event)
+            if visible_to(principal, event, tickets):
                 return event.to_json()
 
     try:
@@ -64,6 +81,17 @@ async def events(websocket: WebSocket) -> None:
         await pump(websocket, next_visible)
     finally:
         subscription.close()
+
+
+def _follows_groups(principal: Principal, prefixes: tuple[str, ...]) -> bool:
+    """An agent who reads the tickets of their groups, on a connection that asked for
+    ticket events: it needs their groups, one query at the start and none per event."""
+    perms = principal.permissions
+    if Permission.TICKETS_READ not in perms or Permission.CALLS_READ_ALL in perms:
+        return False
+    if Permission.TICKETS_READ_ALL in perms:
+        return False
+    return not prefixes or any("ticket.".startswith(p) or p.startswith("ticket.") for p in prefixes)
 
 
 async def pump(websocket: WebSocket, next_message: Callable[[], Coroutine[Any, Any, str]]) -> None:
