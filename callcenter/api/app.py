@@ -16,6 +16,7 @@ from callcenter.api.routes import (
     announcements,
     audit,
     auth,
+    call_tickets,
     calls,
     customers,
     forecast,
@@ -80,5 +81,6 @@ def create_app(
                ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(call_tickets.router)  # tk-desk: a ticket from a call
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -15,6 +15,9 @@ from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.calls.models import Call
 from callcenter.calls.service import CallNotFound, call_public, event_public
+from callcenter.services import Services
+from callcenter.tickets.access import TicketScope
+from callcenter.tickets.from_call import call_of_visible_ticket
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 T = TypeVar("T")
@@ -101,7 +104,7 @@ async def wrap_up(
 @router.get("/{call_id}")
 async def get_call(call_id: int, services: ServicesDep, principal: Reader) -> dict[str, Any]:
     call, events = await _found(services.calls.get_call(call_id))
-    _visible(call, principal)
+    await _visible_or_ticketed(services, call, principal)
     return {**call_public(call), "events": [event_public(e) for e in events]}
 
 
@@ -118,12 +121,21 @@ def _visible(call: Call, principal: Principal) -> None:
         raise HTTPException(404, "call not found")  # don't reveal other agents' calls exist
 
 
+async def _visible_or_ticketed(services: Services, call: Call, principal: Principal) -> None:
+    """Visible as above, or the call of a ticket the reader may see: whoever works the
+    ticket hears the call (or voicemail) it came from."""
+    if _scope(principal) is None or call.agent_id == principal.user_id or call.id is None:
+        return
+    if not await call_of_visible_ticket(services.db, call.id, TicketScope.of(principal)):
+        raise HTTPException(404, "call not found")
+
+
 @router.get("/{call_id}/recording")
 async def recording(call_id: int, services: ServicesDep, principal: Reader) -> FileResponse:
     """The conversation's WAV (byte ranges served, for seeking in a player); only to whom
     the call is visible."""
     call = await _found(services.calls.call(call_id))
-    _visible(call, principal)
+    await _visible_or_ticketed(services, call, principal)
     root = services.settings.recordings_path.resolve()
     path = (root / call.recording).resolve() if call.recording else None
     if path is None or not path.is_relative_to(root) or not path.is_file():
