@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # The company's CRM, asked who an incoming contact is (docs/customers.md); empty: off.
     crm_lookup_url: str = ""
     crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
+    # The ticket group a voicemail makes a ticket in (docs/tickets.md); empty: none.
+    voicemail_ticket_group: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9_\-]*)?$")
 
     @field_validator("database_url")
     @classmethod

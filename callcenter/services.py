@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.softphone.lines import Softphones
+    from callcenter.tickets.voicemail import VoicemailTickets
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +163,40 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        if settings.voicemail_ticket_group:  # tk-desk: a voicemail makes a ticket
+            voicemails = _voicemail_tickets(services)
+            services.extras["voicemail_tickets"] = voicemails
+            stack.push_async_callback(voicemails.stop)  # before the calls close
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _voicemail_tickets(services: Services) -> VoicemailTickets:
+    """Tickets from voicemails (CALLCENTER_VOICEMAIL_TICKET_GROUP), started."""
+    from callcenter.tickets.from_call import CallTickets
+    from callcenter.tickets.service import TicketService
+    from callcenter.tickets.voicemail import VoicemailTickets
+
+    s = services.settings
+    tickets = TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
+    maker = VoicemailTickets(
+        services.bus, services.calls,
+        CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language),
+        group=s.voicemail_ticket_group, node=s.node_name,
+    )  # fmt: skip
+    maker.start()
+    return maker
+
+
+def _file_voicemails(services: Services, spool: Callable[[str], Path]) -> None:
+    """With Asterisk's spool at hand, voicemails are filed and linked to their tickets."""
+    from callcenter.calls.recordings import file_spooled
+    from callcenter.tickets.voicemail import VoicemailTickets
+
+    voicemails = services.extras.get("voicemail_tickets")
+    if isinstance(voicemails, VoicemailTickets):
+        voicemails.file_recording = partial(file_spooled, spool, services.settings.recordings_path)
 
 
 @asynccontextmanager
@@ -207,6 +240,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
         return pbx.instance_file(f"spool/recording/{name}.wav")[0]
 
     await asyncio.to_thread(flows.reload)
+    _file_voicemails(services, spool)
     controller = CallController(
         ari,
         services.calls,

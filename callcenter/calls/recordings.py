@@ -49,25 +49,42 @@ class Recorder:
         """
         # Stopped already (the bridge went first) is as good: quietly.
         await quietly(self.ari.request("POST", f"recordings/live/{name}/stop"))
+        if after is None or not (self.directory / after).is_file():
+            return await file_spooled(self.spool_file, self.directory, name, when)
         source = self.spool_file(name)
-        relative = Path(f"{when:%Y/%m/%d}") / f"{name}.wav"
-        # Asterisk closes the file a moment after answering the stop: wait until it
-        # is a complete WAV whose size has settled.
-        last = -1
-        for _ in range(int(FILE_WAIT_SECONDS / 0.1)):
-            size = await asyncio.to_thread(_complete_size, source)
-            if size is not None and size == last:
-                break
-            last = size if size is not None else -1
-            await asyncio.sleep(0.1)
-        else:
+        if not await _settled(source):
             log.error("recording %s never completed at %s", name, source)
             return None
-        if after is not None and (self.directory / after).is_file():
-            seconds = await asyncio.to_thread(_append, source, self.directory / after)
-            return after, seconds
-        seconds = await asyncio.to_thread(_move, source, self.directory / relative)
-        return relative.as_posix(), seconds
+        seconds = await asyncio.to_thread(_append, source, self.directory / after)
+        return after, seconds
+
+
+async def file_spooled(
+    spool_file: Callable[[str], Path], directory: Path, name: str, when: datetime
+) -> tuple[str, float] | None:
+    """Move the finished recording `name` from Asterisk's spool under `directory`, by
+    date: (path relative to `directory`, seconds); None if it never completed. Used for
+    voicemails too, which Asterisk records from the channel, not a bridge."""
+    source = spool_file(name)
+    if not await _settled(source):
+        log.error("recording %s never completed at %s", name, source)
+        return None
+    relative = Path(f"{when:%Y/%m/%d}") / f"{name}.wav"
+    seconds = await asyncio.to_thread(_move, source, directory / relative)
+    return relative.as_posix(), seconds
+
+
+async def _settled(source: Path) -> bool:
+    """Asterisk closes the file a moment after the recording ends: wait until it is a
+    complete WAV whose size has settled."""
+    last = -1
+    for _ in range(int(FILE_WAIT_SECONDS / 0.1)):
+        size = await asyncio.to_thread(_complete_size, source)
+        if size is not None and size == last:
+            return True
+        last = size if size is not None else -1
+        await asyncio.sleep(0.1)
+    return False
 
 
 def _complete_size(path: Path) -> int | None:
