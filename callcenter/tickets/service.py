@@ -91,7 +91,16 @@ class TicketService:
         by_group: dict[int, list[int]] = {g["id"]: [] for g in groups}
         for m in members:
             by_group[m["group_id"]].append(m["user_id"])
-        return [{"id": g["id"], "name": g["name"], "members": by_group[g["id"]]} for g in groups]
+        # Names too: the ticket page's assignee choice and history show people, and
+        # agents may not list users.
+        ids = {m["user_id"] for m in members}
+        users = await self._rows(
+            select(USERS.c.id, USERS.c.username, USERS.c.display_name).where(USERS.c.id.in_(ids))
+        )
+        names = {u["id"]: u["display_name"] or u["username"] for u in users}
+        return [{"id": g["id"], "name": g["name"], "members": by_group[g["id"]],
+                 "people": [{"id": u, "name": names.get(u, "")} for u in by_group[g["id"]]]}
+                for g in groups]  # fmt: skip
 
     async def create_group(self, name: str) -> dict[str, Any]:
         def store(conn: Connection) -> int:
