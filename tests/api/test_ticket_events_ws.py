@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.support.app import app_client, bearer
 
@@ -105,3 +106,25 @@ def test_an_escalation_reaches_the_group_it_left_and_comments_the_group(client):
         assert moved.status_code == 200
         assert _next(amy) == ("ticket.updated", ticket["id"])  # it left her group
         assert _next(bob) == ("ticket.updated", ticket["id"])  # and came to his
+
+
+def test_forwarding_ticket_events_asks_the_database_nothing(client):
+    """Group memberships are read once per connection, not once per event."""
+    engine = client.app.state.services.db.engine.sync_engine  # type: ignore[attr-defined]
+    asked: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "ticket_group_members" in statement:
+            asked.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with _socket(client, "amy") as amy:
+            assert amy.receive_json()["type"] == "hello"
+            assert len(asked) == 1  # her groups, as the connection opened
+            made = [_ticket(client, group_id=client.groups[g])["id"]
+                    for g in ("support", "billing", "support", "billing", "support")]  # fmt: skip
+            assert [_next(amy)[1] for _ in range(3)] == [made[0], made[2], made[4]]
+            assert len(asked) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
