@@ -47,7 +47,7 @@ const TRANSITIONS = {
 };
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 
-const state = {me: null, groups: [], items: [], ticket: null, history: [], customer: null, timeline: []};
+const state = {me: null, groups: [], items: [], total: 0, live: null, ticket: null, history: [], customer: null, timeline: []};
 const el = id => document.getElementById(id);
 const make = (tag, props = {}, ...children) => {
   const node = Object.assign(document.createElement(tag), props);
@@ -78,11 +78,13 @@ async function loadList() {
   if (el("search").value.trim()) query.set("q", el("search").value.trim());
   const page = await json(`/api/tickets?${query}`);
   state.items = page.items;
-  el("count").textContent = t("total").replace("{n}", page.total);
+  state.total = page.total;
   renderList();
 }
 
 function renderList(flashId = null) {
+  el("count").textContent = t("total").replace("{n}", state.total);
+  el("live").textContent = state.live ? t("live").replace("{id}", state.live) : "";
   el("list").tBodies[0].replaceChildren(...state.items.map(ticket => {
     const tr = make("tr");
     tr.dataset.id = ticket.id;
@@ -293,6 +295,7 @@ let listTimer = null;
 function onEvent(event) {
   if (event.type === "hello" || !event.type.startsWith("ticket.")) return;
   const id = event.data.id;
+  state.live = id;
   el("live").textContent = t("live").replace("{id}", id);
   if (state.ticket && state.ticket.id === id) openTicket(id);
   clearTimeout(listTimer);  // a burst of changes reloads the list once

@@ -139,6 +139,7 @@ def test_an_agent_works_a_ticket_of_their_group_and_sees_changes_live(running_si
 
     page.click("button[data-lang=zh]")
     assert page.locator("#d-status").inner_text() == "已解决"
+    assert page.locator("#count").inner_text().startswith("共 ")
     assert "内部备注" in page.locator("#history li.comment.internal").first.inner_text()
     page.click("button[data-lang=en]")
     page.close()
