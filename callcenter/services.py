@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.softphone.lines import Softphones
+    from callcenter.tickets.automation import TicketAutomation
+    from callcenter.webhooks.dispatcher import WebhookDispatcher
+    from callcenter.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,9 @@ class Services:
     customers: CustomerService
     crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
+    webhooks: WebhookService | None = None
+    webhook_dispatcher: WebhookDispatcher | None = None  # started by the server only
+    ticket_automation: TicketAutomation | None = None  # started by the server only
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -161,9 +167,53 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        _automation(services)
+        # Stopped before the database closes; started by the server (api.app), not by
+        # commands, so a CLI command never delivers webhooks or fires triggers.
+        stack.push_async_callback(_stop_automation, services)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _automation(services: Services) -> None:
+    """Webhooks, ticket triggers and automations, built here, started by the server.
+
+    No mailer yet: email actions are recorded as skipped until one is wired in."""
+    from callcenter.tickets.actions import ActionRunner
+    from callcenter.tickets.automation import TicketAutomation
+    from callcenter.tickets.automations import AutomationScheduler
+    from callcenter.tickets.rule_store import automations, triggers
+    from callcenter.tickets.service import TicketService
+    from callcenter.tickets.triggers import TriggerRunner
+    from callcenter.webhooks.dispatcher import DeliveryPolicy, WebhookDispatcher
+    from callcenter.webhooks.service import WebhookService
+
+    s, db, clock = services.settings, services.db, services.clock
+    services.webhooks = WebhookService(db, clock)
+    policy = DeliveryPolicy(
+        timeout=s.webhook_timeout, max_attempts=s.webhook_max_attempts,
+        concurrency=s.webhook_concurrency, retry_initial=s.webhook_retry_initial,
+        retry_max=s.webhook_retry_max, poll_seconds=s.webhook_poll_seconds,
+    )  # fmt: skip
+    services.webhook_dispatcher = WebhookDispatcher(services.webhooks, services.bus, clock, policy)
+    tickets = TicketService(db, services.bus, clock, flush=services.calls.flush,
+                            online=services.agents.logged_in)  # fmt: skip
+    actions = ActionRunner(tickets, db, mail=None, webhooks=services.webhooks,
+                           online=services.agents.logged_in)  # fmt: skip
+    services.ticket_automation = TicketAutomation(
+        actions=actions,
+        triggers=TriggerRunner(services.bus, triggers(db, clock), tickets, actions),
+        scheduler=AutomationScheduler(db, clock, automations(db, clock), actions,
+                                      tick_seconds=s.automation_tick_seconds),
+    )  # fmt: skip
+
+
+async def _stop_automation(services: Services) -> None:
+    if services.ticket_automation is not None:
+        await services.ticket_automation.stop()
+    if services.webhook_dispatcher is not None:
+        await services.webhook_dispatcher.stop()
 
 
 @asynccontextmanager

@@ -41,7 +41,10 @@ async def get_tickets(services: ServicesDep) -> TicketService:
 
 
 def ticket_service(services: Services) -> TicketService:
-    return TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
+    return TicketService(
+        services.db, services.bus, services.clock, flush=services.calls.flush,
+        online=services.agents.logged_in,
+    )  # fmt: skip
 
 
 Tickets = Annotated[TicketService, Depends(get_tickets)]
