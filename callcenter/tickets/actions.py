@@ -44,6 +44,12 @@ class MailSender(Protocol):
     async def send_text(self, to: str, subject: str, body: str) -> None: ...
 
 
+class UserAddresses(Protocol):
+    """Users' email addresses by id (users have no address field in this version)."""
+
+    async def __call__(self, user_ids: list[int]) -> dict[int, str]: ...
+
+
 class WebhookQueue(Protocol):
     """Queues one delivery to one webhook (callcenter.webhooks.WebhookService)."""
 
@@ -59,10 +65,12 @@ class ActionRunner:
         mail: MailSender | None = None,
         webhooks: WebhookQueue | None = None,
         online: Callable[[], Collection[int]] | None = None,
+        user_addresses: UserAddresses | None = None,
     ) -> None:
         self.tickets = tickets
         self.db = db
         self.mail = mail
+        self.user_addresses = user_addresses
         self.webhooks = webhooks
         self._online = online
 
@@ -158,20 +166,21 @@ class ActionRunner:
                     .order_by(IDENTITIES.c.id).limit(1)
                 )  # fmt: skip
                 return list((await conn.execute(query)).scalars())
-            # Users have no address field yet: a username that is an address is used.
             if action.to == "assignee":
-                if ticket["assignee_id"] is None:
-                    return []
-                users = select(USERS.c.username).where(USERS.c.id == ticket["assignee_id"])
+                ids = [] if ticket["assignee_id"] is None else [int(ticket["assignee_id"])]
             else:
-                users = (
-                    select(USERS.c.username)
+                members = (
+                    select(USERS.c.id)
                     .join(MEMBERS, MEMBERS.c.user_id == USERS.c.id)
                     .where(MEMBERS.c.group_id == ticket["group_id"], USERS.c.is_active.is_(True))
                     .order_by(USERS.c.id)
                 )
-            names = (await conn.execute(users)).scalars()
-            return [n for n in names if "@" in n]
+                ids = [int(u) for u in (await conn.execute(members)).scalars()]
+        # Users have no address field yet: whoever knows them is injected.
+        if not ids or self.user_addresses is None:
+            return []
+        known = await self.user_addresses(ids)
+        return [known[u] for u in ids if known.get(u)]
 
     async def _webhook(self, action: Webhook, event_type: str, data: dict[str, Any]) -> str:
         if self.webhooks is None:

@@ -40,14 +40,17 @@ def test_triggers_are_kept_in_order_by_ticket_admins_and_checked_on_save(client)
 
     taken = client.post("/api/ticket-triggers", json=body, headers=sup)
     assert taken.status_code == 422 and taken.json()["detail"][0]["loc"] == ["body", "name"]
-    bad_op = client.post("/api/ticket-triggers", headers=sup, json={**body, "name": "x",
-        "conditions": {"all": [{"field": "status", "op": "contains", "value": "open"}]}})  # fmt: skip
+    contains_status = {"field": "status", "op": "contains", "value": "open"}
+    bad_op = client.post("/api/ticket-triggers", headers=sup, json={
+        **body, "name": "x", "conditions": {"all": [contains_status]}})  # fmt: skip
     assert bad_op.status_code == 422
     assert bad_op.json()["detail"][0]["loc"][:4] == ["body", "conditions", "all", 0]
     no_group = client.post("/api/ticket-triggers", headers=sup, json={**body, "name": "x",
         "actions": [{"type": "set", "field": "group_id", "value": 999}]})  # fmt: skip
-    assert no_group.status_code == 422 and no_group.json()["detail"][0]["loc"] == ["body",
-                                                                                    "actions"]
+    assert no_group.status_code == 422 and no_group.json()["detail"][0]["loc"] == [
+        "body",
+        "actions",
+    ]
     assert "no group 999" in no_group.json()["detail"][0]["msg"]
     no_hook = client.post("/api/ticket-triggers", headers=sup, json={**body, "name": "x",
         "actions": [{"type": "webhook", "webhook_id": 5}]})  # fmt: skip
@@ -106,12 +109,18 @@ def test_changed_to_fires_on_the_update_that_made_it_so_and_comments_have_their_
 
 
 def test_triggers_that_undo_each_other_fire_once_each_and_stop(client):
-    _trigger(client, name="a to b", conditions={"all": [
-        {"field": "tags", "op": "contains", "value": "a"}]},
-        actions=[{"type": "remove_tags", "tags": ["a"]}, {"type": "add_tags", "tags": ["b"]}])
-    _trigger(client, name="b to a", conditions={"all": [
-        {"field": "tags", "op": "contains", "value": "b"}]},
-        actions=[{"type": "remove_tags", "tags": ["b"]}, {"type": "add_tags", "tags": ["a"]}])
+    _trigger(
+        client,
+        name="a to b",
+        conditions={"all": [{"field": "tags", "op": "contains", "value": "a"}]},
+        actions=[{"type": "remove_tags", "tags": ["a"]}, {"type": "add_tags", "tags": ["b"]}],
+    )
+    _trigger(
+        client,
+        name="b to a",
+        conditions={"all": [{"field": "tags", "op": "contains", "value": "b"}]},
+        actions=[{"type": "remove_tags", "tags": ["b"]}, {"type": "add_tags", "tags": ["a"]}],
+    )
     ticket = new_ticket(client, tags=["a"])
     eventually(lambda: changes(client, ticket["id"]), lambda c: len(c) >= 3)
     settle(client, 0.5)

@@ -21,7 +21,11 @@ def test_the_signature_is_the_hmac_of_the_raw_body():
 
 def test_verify_refuses_a_changed_body_a_wrong_secret_and_an_old_or_moved_timestamp():
     h = signing.headers(SECRET, BODY, 1, "t", now=1_800_000_000)
-    sig, stamp, stamp_sig = h[signing.SIGNATURE], h[signing.TIMESTAMP], h[signing.TIMESTAMP_SIGNATURE]
+    sig, stamp, stamp_sig = (
+        h[signing.SIGNATURE],
+        h[signing.TIMESTAMP],
+        h[signing.TIMESTAMP_SIGNATURE],
+    )
     assert not signing.verify(SECRET, BODY + b" ", sig)
     assert not signing.verify("another-secret-xxxx", BODY, sig)
     fresh = {"timestamp": stamp, "timestamp_signature": stamp_sig}

@@ -108,8 +108,12 @@ def test_bad_actions_name_their_place_in_the_body():
             {"type": "email", "to": "requester", "subject": "{id}", "body": "{description}"}
         ]})  # fmt: skip
     with pytest.raises(ValidationError):
-        TriggerBody.model_validate({"name": "x", "actions": [{"type": "email", "to": "address",
-                                                               "subject": "s", "body": "b"}]})
+        TriggerBody.model_validate(
+            {
+                "name": "x",
+                "actions": [{"type": "email", "to": "address", "subject": "s", "body": "b"}],
+            }
+        )
     with pytest.raises(ValidationError):
         TriggerBody.model_validate({"name": "x", "actions": []})
 
