@@ -72,7 +72,9 @@ class WebhookDispatcher:
         if self.state != "idle":
             return
         self._client = httpx.AsyncClient(timeout=self.policy.timeout, follow_redirects=False)
-        self._sub = self.bus.subscribe()
+        # Every event passes here (most match no subscription and cost a prefix test);
+        # a deep queue rides out bursts, beyond it the bus drops and counts.
+        self._sub = self.bus.subscribe(maxsize=10_000)
         self._tasks.spawn(self._queue_events(self._sub), name="webhooks-queue")
         self._tasks.spawn(self._send_loop(), name="webhooks-send")
         self._set_state("running")
@@ -139,20 +141,25 @@ class WebhookDispatcher:
         headers = signing.headers(row["secret"], body, row["id"], row["event_type"],
                                   self.clock.now().timestamp())  # fmt: skip
         status: int | None = None
+        retry = True
         try:
             answer = await self._client.post(row["url"], content=body, headers=headers)
             status = answer.status_code
             error = "" if 200 <= status < 300 else f"HTTP {status}"
+            retry = _retried(status)
         except httpx.TimeoutException:
             error = f"no answer within {self.policy.timeout:g} s"
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError as exc:  # refused, reset, DNS: the network, try again
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:  # e.g. a URL httpx cannot use: retrying will not help
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            retry = False
         attempts = int(row["attempts"]) + 1
         now = self.clock.now()
         values: dict[str, Any] = {"attempts": attempts, "last_status": status, "last_error": error}
         if not error:
             values.update(state=DELIVERED, finished_at=now)
-        elif not _retried(status) or attempts >= self.policy.max_attempts:
+        elif not retry or attempts >= self.policy.max_attempts:
             values.update(state=DEAD, finished_at=now)
             log.warning("webhooks: delivery %s to webhook %s is dead after %d attempts: %s",
                         row["id"], row["webhook_id"], attempts, error)  # fmt: skip
@@ -167,6 +174,6 @@ class WebhookDispatcher:
         return backoff.next_delay()
 
 
-def _retried(status: int | None) -> bool:
-    """No answer, a timeout, a server error, or "later please" (408, 429)."""
-    return status is None or status >= 500 or status in RETRIED_STATUSES
+def _retried(status: int) -> bool:
+    """A server error, or "later please" (408, 429)."""
+    return status >= 500 or status in RETRIED_STATUSES
