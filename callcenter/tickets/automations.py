@@ -141,22 +141,18 @@ class AutomationScheduler:
             )
             if since.value is not None:
                 query = query.where(TICKETS.c[since.field] == since.value)
-        query = query.where(TICKETS.c.status != "closed", start <= cutoff)
+        # Episodes already handled are left out in SQL, so tickets reminded long ago do
+        # not come back on every tick; the run's `since` is the very value read here.
+        handled = (
+            select(RUNS.c.ticket_id)
+            .where(RUNS.c.automation_id == automation_id, RUNS.c.ticket_id == TICKETS.c.id,
+                   RUNS.c.since == start)
+            .exists()
+        )  # fmt: skip
+        query = query.where(TICKETS.c.status != "closed", start <= cutoff, ~handled)
         async with self.db.engine.connect() as conn:
-            rows = list((await conn.execute(query.order_by(TICKETS.c.id))).mappings())
-            done = await conn.execute(
-                select(RUNS.c.ticket_id, RUNS.c.since).where(
-                    RUNS.c.automation_id == automation_id,
-                    RUNS.c.ticket_id.in_([r["id"] for r in rows]),
-                )
-            )
-            seen = {(t, _stamp(s)) for t, s in done}
-        out = []
-        for r in rows:
-            began = _stamp(r["since"])
-            if (r["id"], began) not in seen:
-                out.append((public(r), began))
-        return out[:BATCH]
+            rows = await conn.execute(query.order_by(TICKETS.c.id).limit(BATCH))
+            return [(public(r), _stamp(r["since"])) for r in rows.mappings()]
 
     async def _claim(self, automation_id: int, ticket_id: int, since: datetime,
                      now: datetime) -> bool:  # fmt: skip

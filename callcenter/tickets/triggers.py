@@ -18,6 +18,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from callcenter.auth.permissions import Principal
 from callcenter.events import Event, EventBus, Subscription
 from callcenter.tasks import TaskSupervisor
@@ -100,7 +102,11 @@ class TriggerRunner:
         for row in await self.store.listing(active_only=True):
             if row["id"] in chain:
                 continue
-            rule = TriggerBody.model_validate(_body(row))
+            try:
+                rule = TriggerBody.model_validate(_body(row))
+            except ValidationError as exc:  # stored by an older version: skip, say so
+                log.error("ticket trigger %r cannot be read, skipped: %s", row["name"], exc)
+                continue
             if matches(rule.conditions, happening):
                 due.append((row, rule))
         if not due:

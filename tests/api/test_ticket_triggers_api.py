@@ -144,3 +144,15 @@ def test_an_inactive_trigger_or_a_refused_change_does_nothing_harmful(client):
     settle(client, 0.5)
     after = get_ticket(client, ticket["id"])
     assert (after["status"], after["tags"]) == ("solved", [])
+
+
+def test_a_chain_of_triggers_stops_after_five_rounds(client):
+    for n in range(1, 7):  # t1: s1 -> s2, t2: s2 -> s3 … t6: s6 -> s7
+        _trigger(client, name=f"t{n}", conditions={"all": [
+            {"field": "tags", "op": "contains", "value": f"s{n}"}]},
+            actions=[{"type": "remove_tags", "tags": [f"s{n}"]},
+                     {"type": "add_tags", "tags": [f"s{n + 1}"]}])  # fmt: skip
+    ticket = new_ticket(client, tags=["s1"])
+    eventually(lambda: get_ticket(client, ticket["id"])["tags"], lambda t: t == ["s6"])
+    settle(client, 0.5)
+    assert get_ticket(client, ticket["id"])["tags"] == ["s6"]  # t6 would be round 6
