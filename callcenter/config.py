@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
     # The ticket group a voicemail makes a ticket in (docs/tickets.md); empty: none.
     voicemail_ticket_group: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9_\-]*)?$")
+    # Ticket triggers, time-based automations and webhook delivery (docs/automation.md).
+    # Off in all but one server process when several share a database.
+    automation_enabled: bool = True
+    automation_tick_seconds: float = Field(default=60.0, gt=0, le=3600)
+    webhook_timeout: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_concurrency: int = Field(default=4, ge=1, le=100)
+    webhook_retry_initial: float = Field(default=30.0, gt=0, le=86400)
+    webhook_retry_max: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("database_url")
     @classmethod
@@ -136,6 +146,12 @@ class Settings(BaseSettings):
         if value and (not value.startswith(("http://", "https://")) or " " in value):
             raise ValueError("must be an http:// or https:// URL, e.g. https://crm.example/lookup")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_retries(self) -> Settings:
+        if self.webhook_retry_max < self.webhook_retry_initial:
+            raise ValueError("CALLCENTER_WEBHOOK_RETRY_MAX must be >= WEBHOOK_RETRY_INITIAL")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -26,6 +26,8 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.quality.models",
     "callcenter.reports.models",
     "callcenter.tickets.models",
+    "callcenter.tickets.automation_models",
+    "callcenter.webhooks.models",
 )
 
 

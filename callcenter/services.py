@@ -40,7 +40,11 @@ if TYPE_CHECKING:
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.softphone.lines import Softphones
+    from callcenter.tickets.automation import TicketAutomation
+    from callcenter.tickets.service import TicketService
     from callcenter.tickets.voicemail import VoicemailTickets
+    from callcenter.webhooks.dispatcher import WebhookDispatcher
+    from callcenter.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,18 @@ class Services:
     customers: CustomerService
     crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
+    webhooks: WebhookService | None = None
+    webhook_dispatcher: WebhookDispatcher | None = None  # started by the server only
+    ticket_automation: TicketAutomation | None = None  # started by the server only
     extras: dict[str, object] = field(default_factory=dict)
+
+    def tickets(self) -> TicketService:
+        """A ticket service over these services. Stateless, so built where needed (each
+        request, each background component) rather than kept: one recipe for all."""
+        from callcenter.tickets.service import TicketService
+
+        return TicketService(self.db, self.bus, self.clock, flush=self.calls.flush,
+                             online=self.agents.logged_in)  # fmt: skip
 
 
 @asynccontextmanager
@@ -167,6 +182,10 @@ async def running_services(
             voicemails = _voicemail_tickets(services)
             services.extras["voicemail_tickets"] = voicemails
             stack.push_async_callback(voicemails.stop)  # before the calls close
+        _automation(services)
+        # Stopped before the database closes; started by the server (api.app), not by
+        # commands, so a CLI command never delivers webhooks or fires triggers.
+        stack.push_async_callback(_stop_automation, services)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
@@ -175,11 +194,10 @@ async def running_services(
 def _voicemail_tickets(services: Services) -> VoicemailTickets:
     """Tickets from voicemails (CALLCENTER_VOICEMAIL_TICKET_GROUP), started."""
     from callcenter.tickets.from_call import CallTickets
-    from callcenter.tickets.service import TicketService
     from callcenter.tickets.voicemail import VoicemailTickets
 
     s = services.settings
-    tickets = TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
+    tickets = services.tickets()
     maker = VoicemailTickets(
         services.bus, services.calls,
         CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language),
@@ -197,6 +215,44 @@ def _file_voicemails(services: Services, spool: Callable[[str], Path]) -> None:
     voicemails = services.extras.get("voicemail_tickets")
     if isinstance(voicemails, VoicemailTickets):
         voicemails.file_recording = partial(file_spooled, spool, services.settings.recordings_path)
+
+
+def _automation(services: Services) -> None:
+    """Webhooks, ticket triggers and automations, built here, started by the server.
+
+    No mailer yet: email actions are recorded as skipped until one is wired in."""
+    from callcenter.tickets.actions import ActionRunner
+    from callcenter.tickets.automation import TicketAutomation
+    from callcenter.tickets.automations import AutomationScheduler
+    from callcenter.tickets.rule_store import automations, triggers
+    from callcenter.tickets.triggers import TriggerRunner
+    from callcenter.webhooks.dispatcher import DeliveryPolicy, WebhookDispatcher
+    from callcenter.webhooks.service import WebhookService
+
+    s, db, clock = services.settings, services.db, services.clock
+    services.webhooks = WebhookService(db, clock)
+    policy = DeliveryPolicy(
+        timeout=s.webhook_timeout, max_attempts=s.webhook_max_attempts,
+        concurrency=s.webhook_concurrency, retry_initial=s.webhook_retry_initial,
+        retry_max=s.webhook_retry_max, poll_seconds=s.webhook_poll_seconds,
+    )  # fmt: skip
+    services.webhook_dispatcher = WebhookDispatcher(services.webhooks, services.bus, clock, policy)
+    tickets = services.tickets()
+    actions = ActionRunner(tickets, db, mail=None, webhooks=services.webhooks,
+                           online=services.agents.logged_in)  # fmt: skip
+    services.ticket_automation = TicketAutomation(
+        actions=actions,
+        triggers=TriggerRunner(services.bus, triggers(db, clock), tickets, actions),
+        scheduler=AutomationScheduler(db, clock, automations(db, clock), actions,
+                                      tick_seconds=s.automation_tick_seconds),
+    )  # fmt: skip
+
+
+async def _stop_automation(services: Services) -> None:
+    if services.ticket_automation is not None:
+        await services.ticket_automation.stop()
+    if services.webhook_dispatcher is not None:
+        await services.webhook_dispatcher.stop()
 
 
 @asynccontextmanager

@@ -139,6 +139,10 @@ class AgentService:
             self._presence[user_id] = presence
         return presence
 
+    def logged_in(self) -> frozenset[int]:
+        """The agents not offline now (ticket assignment may want only them)."""
+        return frozenset(u for u, p in self._presence.items() if p.state != AgentState.OFFLINE)
+
     async def choose_state(self, user_id: int, state: AgentState, reason: str = "") -> AgentView:
         """The agent (or a supervisor for them) logs in, takes a break, comes back, leaves."""
         if state not in CHOSEN_STATES:

@@ -27,9 +27,11 @@ from callcenter.api.routes import (
     routing,
     softphone,
     supervise,
+    ticket_automation,
     tickets,
     users,
     wallboard,
+    webhooks,
     ws,
 )
 from callcenter.auth.audit import AuditMiddleware
@@ -60,6 +62,10 @@ def create_app(
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
             await services.wallboard.start()  # the server's alone: commands need no board
+            if settings.automation_enabled:  # the server's alone too (services._automation)
+                assert services.webhook_dispatcher and services.ticket_automation
+                await services.webhook_dispatcher.start()
+                await services.ticket_automation.start()
             if freeze_at_start:
                 gc.collect()
                 gc.freeze()
@@ -82,5 +88,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(call_tickets.router)  # tk-desk: a ticket from a call
+    for module in (ticket_automation, webhooks):
+        app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

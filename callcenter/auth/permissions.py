@@ -34,6 +34,7 @@ class Permission(StrEnum):
     TICKETS_MANAGE = "tickets.manage"
     TICKETS_READ_ALL = "tickets.read_all"  # every ticket; else those of one's groups
     TICKETS_ADMIN = "tickets.admin"  # ticket groups and who is in them
+    WEBHOOKS_ADMIN = "webhooks.admin"  # webhook subscriptions, deliveries, dead letters
 
 
 class Role(StrEnum):
@@ -87,6 +88,7 @@ GUARDED_PERMISSIONS: frozenset[Permission] = frozenset(
         Permission.AUDIT_READ,
         Permission.PBX_MANAGE,
         Permission.SETTINGS_MANAGE,
+        Permission.WEBHOOKS_ADMIN,  # a webhook sends events (ids) to any URL it names
     }
 )
 

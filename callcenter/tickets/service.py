@@ -9,7 +9,7 @@ should not show it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from callcenter.customers.models import Customer
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
+from callcenter.tickets.assignment import pick
 from callcenter.tickets.audience import MEMBERS_CHANGED
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
@@ -37,6 +38,8 @@ CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 CALLS = Call.__table__  # type: ignore[attr-defined]
 
 COMMENT = "comment"  # the `field` of the history row a comment leaves
+# Who the history names for an assignee chosen by a group's rule (tickets/assignment.py).
+ASSIGNER = Principal.operator("assignment", kind="system")
 # Fields whose changes the history records, in the order a PATCH applies them.
 TRACKED = ("subject", "description", "type", "priority", "status", "group_id", "assignee_id",
            "tags", "custom_fields")  # fmt: skip
@@ -65,7 +68,8 @@ class TicketClosed(ValueError):
 
 class TicketService:
     """`flush` writes the call records' pending changes first (`CallService.flush`), so
-    "a customer I served" (who may be a requester) does not lag the calls."""
+    "a customer I served" (who may be a requester) does not lag the calls.
+    `online` gives the users logged in now, for assignment rules that want only them."""
 
     def __init__(
         self,
@@ -73,11 +77,13 @@ class TicketService:
         bus: EventBus,
         clock: Clock,
         flush: Callable[[], Awaitable[None]] | None = None,
+        online: Callable[[], Collection[int]] | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
         self._flush = flush
+        self._online = online
 
     async def _rows(self, query: Any) -> list[RowMapping]:
         async with self.db.engine.connect() as conn:
@@ -205,8 +211,9 @@ class TicketService:
         values.update(status="new", created_at=now, updated_at=now)
         if self._flush is not None:
             await self._flush()
+        online = self._online() if self._online is not None else None
 
-        def store(conn: Connection) -> int:
+        def store(conn: Connection) -> tuple[int, int | None]:
             _check_requester(conn, new.requester_id, scope)
             _check_group(conn, new.group_id, scope, field="group_id")
             if new.assignee_id is not None:
@@ -221,18 +228,30 @@ class TicketService:
                 conn.execute(insert(TICKETS).values(values).returning(TICKETS.c.id)).scalar_one()
             )
             _record(conn, ticket_id, who, now, {"status": (None, "new")})
-            return ticket_id
+            if new.assignee_id is not None:
+                return ticket_id, new.assignee_id
+            chosen = pick(conn, new.group_id, new.type, new.tags, online)  # the group's rule
+            if chosen is not None:
+                _apply(conn, ticket_id, ASSIGNER, now, {"assignee_id": (None, chosen)})
+            return ticket_id, chosen
 
-        ticket_id = await self.db.write(store)
-        created = {"id": ticket_id, "group_id": new.group_id, "assignee_id": new.assignee_id}
+        ticket_id, assignee = await self.db.write(store)
+        created = {"id": ticket_id, "group_id": new.group_id, "assignee_id": assignee}
         await self.bus.publish(Event("ticket.created", created))
         return await self.get(ticket_id, ALL_TICKETS)
 
     async def update(
-        self, ticket_id: int, change: TicketChange, who: Principal, scope: TicketScope
+        self,
+        ticket_id: int,
+        change: TicketChange,
+        who: Principal,
+        scope: TicketScope,
+        *,
+        cause: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Apply the fields set in `change`; TransitionRefused (as a FieldError on
-        `status`), FieldError, TicketClosed or TicketNotFound store nothing."""
+        `status`), FieldError, TicketClosed or TicketNotFound store nothing. `cause`
+        (ids only) rides on the event: triggers use it to stop loops."""
         asked = {f: getattr(change, f) for f in TRACKED if f in change.model_fields_set}
         for field, value in asked.items():
             if value is None and field != "assignee_id":
@@ -269,6 +288,8 @@ class TicketService:
                 data["from_group_id"] = was
             if had != assignee and had is not None:  # and so does the assignee it left
                 data["from_assignee_id"] = had
+            if cause:
+                data["cause"] = dict(cause)
             await self.bus.publish(Event("ticket.updated", data))
         # Not `get(…, scope)`: moved to a group not theirs, the ticket is out of the
         # agent's sight from now on, but this change was theirs to make and to see.

@@ -3,7 +3,6 @@ comments, history, events, and who may see which ticket and which requester."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from callcenter.calls.service import NewCall
 from callcenter.clock import FixedClock
-from callcenter.events import Event
 from tests.support.app import app_client, bearer
+from tests.support.tickets import ticket_events
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [
@@ -76,26 +75,6 @@ def _total(client: TestClient) -> int:
     return int(client.get("/api/tickets", headers=bearer(client, "sup")).json()["total"])
 
 
-def _events(client: TestClient) -> Any:
-    """A subscription to `ticket.*` and a function that returns what arrived since."""
-    bus = client.app.state.services.bus  # type: ignore[attr-defined]
-    sub = client.portal.call(lambda: _subscribe(bus))
-
-    async def drain() -> list[Event]:
-        got = []
-        while True:
-            try:
-                got.append(await asyncio.wait_for(sub.get(), 0.05))
-            except TimeoutError:
-                return got
-
-    return lambda: client.portal.call(drain)
-
-
-async def _subscribe(bus: Any) -> Any:
-    return bus.subscribe("ticket.")
-
-
 def test_groups_are_managed_by_supervisors_and_read_by_agents(client):
     sup, amy = bearer(client, "sup"), bearer(client, "amy")
     assert client.post("/api/ticket-groups", json={"name": "vip"}, headers=amy).status_code == 403
@@ -131,7 +110,7 @@ def test_groups_are_managed_by_supervisors_and_read_by_agents(client):
 
 
 def test_a_ticket_is_created_read_and_changed_with_normalized_values(client):
-    events = _events(client)
+    events = ticket_events(client)
     created = _ticket(
         client,
         type="fault",
@@ -346,7 +325,7 @@ def test_notes_and_replies_are_history_and_a_reply_opens_a_new_ticket(client):
     ticket = _ticket(client)
     url = f"/api/tickets/{ticket['id']}"
     amy = bearer(client, "amy")
-    events = _events(client)
+    events = ticket_events(client)
     note = client.post(
         f"{url}/comments", json={"body": "Customer sounds upset", "public": False}, headers=amy
     )
@@ -459,7 +438,7 @@ def test_an_agent_escalates_to_another_group_and_then_no_longer_sees_the_ticket(
     ticket = _ticket(client)
     url = f"/api/tickets/{ticket['id']}"
     amy = bearer(client, "amy")
-    events = _events(client)
+    events = ticket_events(client)
     moved = client.patch(url, json={"group_id": client.groups["billing"]}, headers=amy)
     assert moved.status_code == 200 and moved.json()["group_id"] == client.groups["billing"]
     assert [e.data for e in events()] == [

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from callcenter.api.deps import ServicesDep, require
-from callcenter.api.routes.tickets import _done, ticket_service
+from callcenter.api.routes.tickets import _done
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.calls.service import CallNotFound
 from callcenter.services import Services
@@ -29,7 +29,7 @@ Writer = Annotated[
 
 def call_tickets(services: Services) -> CallTickets:
     settings = services.settings
-    return CallTickets(ticket_service(services), services.calls, zone=settings.zone,
+    return CallTickets(services.tickets(), services.calls, zone=settings.zone,
                        language=settings.default_language)  # fmt: skip
 
 

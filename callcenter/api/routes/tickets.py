@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from callcenter.api.deps import ServicesDep, require
 from callcenter.auth.permissions import Permission, Principal
-from callcenter.services import Services
 from callcenter.tickets.access import TicketScope
 from callcenter.tickets.fields import Members, NewComment, NewGroup, NewTicket, Status, TicketChange
 from callcenter.tickets.service import (
@@ -35,13 +34,7 @@ Admin = Annotated[Principal, Depends(require(Permission.TICKETS_ADMIN))]
 
 
 async def get_tickets(services: ServicesDep) -> TicketService:
-    # Stateless over the app's services: built per request (like quality), so this
-    # domain adds no field to `Services`.
-    return ticket_service(services)
-
-
-def ticket_service(services: Services) -> TicketService:
-    return TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
+    return services.tickets()
 
 
 Tickets = Annotated[TicketService, Depends(get_tickets)]

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from callcenter.api.deps import websocket_principal, websocket_subprotocol
-from callcenter.api.routes.tickets import ticket_service
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.events import Event
@@ -64,7 +63,7 @@ async def events(websocket: WebSocket) -> None:
     tickets: TicketAudience | None = None
     if follows_groups and principal.user_id is not None:
         # Read after subscribing: a change made meanwhile is applied after, not lost.
-        groups = await ticket_service(services).groups_of(principal.user_id)
+        groups = await services.tickets().groups_of(principal.user_id)
         tickets = TicketAudience(principal.user_id, groups)
     await accept(websocket)
 

@@ -50,7 +50,7 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
 
 
 def _tickets(services: Services) -> TicketService:
-    return TicketService(services.db, services.bus, services.clock, flush=services.calls.flush)
+    return services.tickets()
 
 
 def _message(services: Services, name: str, seconds: float) -> None:

@@ -1,0 +1,129 @@
+"""Triggers: after a ticket is created, changed or commented, rules that hold act.
+
+The runner listens to `ticket.` events on the bus, so it acts only on what was
+committed, and a refused request (which publishes nothing) fires nothing.
+
+Loops. A trigger's change is itself a `ticket.updated` event; it carries a `cause`
+with the ids of the triggers that fired in this chain (the person's change and
+everything triggers did because of it) and its depth. Triggers are checked in order
+against the ticket as the event left it; every one that holds fires, in order. A
+trigger already in the chain does not fire again, and a chain stops after
+`MAX_CHAIN` rounds, so two triggers that undo each other run once each and stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from callcenter.auth.permissions import Principal
+from callcenter.events import Event, EventBus, Subscription
+from callcenter.tasks import TaskSupervisor
+from callcenter.tickets.access import ALL_TICKETS
+from callcenter.tickets.actions import ActionRunner
+from callcenter.tickets.rule_store import RuleStore
+from callcenter.tickets.rules import Happening, TriggerBody, matches
+from callcenter.tickets.service import TRACKED, TicketNotFound, TicketService
+
+log = logging.getLogger(__name__)
+
+MAX_CHAIN = 5  # rounds of triggers caused by one change
+KINDS = {"ticket.created": "created", "ticket.updated": "updated",
+         "ticket.commented": "commented"}  # fmt: skip
+
+
+class TriggerRunner:
+    """A long-lived listener: `start()` subscribes, `stop()` unsubscribes and waits."""
+
+    def __init__(
+        self, bus: EventBus, store: RuleStore, tickets: TicketService, actions: ActionRunner
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.tickets = tickets
+        self.actions = actions
+        self.state = "idle"
+        self._tasks = TaskSupervisor("ticket-triggers", logger=log)
+        self._sub: Subscription | None = None
+
+    def _set_state(self, state: str) -> None:
+        log.info("ticket triggers: %s -> %s", self.state, state)
+        self.state = state
+
+    async def start(self) -> None:
+        if self.state != "idle":
+            return
+        # Subscribed before start() returns: an event published right after is not missed.
+        self._sub = self.bus.subscribe("ticket.")
+        self._tasks.spawn(self._listen(self._sub), name="ticket-triggers")
+        self._set_state("running")
+
+    async def stop(self) -> None:
+        if self.state == "stopped":
+            return
+        self._set_state("stopped")
+        if self._sub is not None:
+            self._sub.close()
+        await self._tasks.stop()
+
+    async def _listen(self, sub: Subscription) -> None:
+        while True:
+            event = await sub.get()
+            try:
+                await self.handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad event must not stop every later trigger
+                log.exception("ticket triggers: event %s %s failed", event.type, event.data)
+
+    async def handle(self, event: Event) -> list[str]:
+        """Fire the triggers that hold for `event`; the names of those that fired."""
+        kind = KINDS.get(event.type)
+        if kind is None:
+            return []
+        cause: Mapping[str, Any] = event.data.get("cause") or {}
+        chain = [int(i) for i in cause.get("chain", [])]
+        depth = int(cause.get("depth", 0))
+        if depth >= MAX_CHAIN:
+            log.warning("ticket %s: trigger chain %s stopped at depth %d",
+                        event.data.get("id"), chain, depth)  # fmt: skip
+            return []
+        try:
+            ticket = await self.tickets.get(int(event.data["id"]), ALL_TICKETS)
+        except TicketNotFound:
+            return []
+        changed = TRACKED if kind == "created" else tuple(event.data.get("fields", ()))
+        happening = Happening(ticket, kind, changed)
+        due = []
+        for row in await self.store.listing(active_only=True):
+            if row["id"] in chain:
+                continue
+            try:
+                rule = TriggerBody.model_validate(_body(row))
+            except ValidationError as exc:  # stored by an older version: skip, say so
+                log.error("ticket trigger %r cannot be read, skipped: %s", row["name"], exc)
+                continue
+            if matches(rule.conditions, happening):
+                due.append((row, rule))
+        if not due:
+            return []
+        # Every trigger firing now joins the chain before any acts: the events their
+        # changes cause must not fire them again.
+        next_cause = {"chain": chain + [row["id"] for row, _ in due], "depth": depth + 1}
+        for row, rule in due:
+            who = Principal.operator(f"trigger:{row['name']}", kind="system")
+            current = await self.tickets.get(int(ticket["id"]), ALL_TICKETS)
+            done = await self.actions.run(
+                current, rule.actions, who, cause=next_cause, event_type="ticket.trigger",
+                source={"trigger_id": row["id"], "event": kind},
+            )  # fmt: skip
+            log.info("ticket %s: trigger %r: %s", ticket["id"], row["name"], "; ".join(done))
+        return [str(row["name"]) for row, _ in due]
+
+
+def _body(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("name", "position", "active", "conditions", "actions")}

@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP deliveries of events, retried, with a dead-letter list."""
