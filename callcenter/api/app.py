@@ -26,6 +26,7 @@ from callcenter.api.routes import (
     routing,
     softphone,
     supervise,
+    ticket_content,
     tickets,
     users,
     wallboard,
@@ -77,7 +78,7 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     routers = (auth, users, audit, agents, announcements, calls, customers, forecast, health,
                ivr, quality, reports, routing, softphone, supervise, tickets, wallboard,
-               ws)  # fmt: skip
+               ws, ticket_content)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -26,6 +26,7 @@ from callcenter.events import Event, EventBus
 from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
+from callcenter.tickets.types import TypeRefused, check_ticket_type
 from callcenter.tickets.workflow import TransitionRefused, check_transition
 
 GROUPS = TicketGroup.__table__  # type: ignore[attr-defined]
@@ -50,12 +51,14 @@ class GroupNotFound(LookupError):
 
 
 class FieldError(ValueError):
-    """A value refused for one field of the request body."""
+    """A value refused for one field of the request body; `path` names a part of it
+    (the key of a custom field: `["body", "custom_fields", "model"]`)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, path: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.loc = (field, *path)
 
 
 class TicketClosed(ValueError):
@@ -190,6 +193,7 @@ class TicketService:
             await self._flush()
 
         def store(conn: Connection) -> int:
+            _check_type(conn, new.type, new.custom_fields, new_type=True)
             _check_requester(conn, new.requester_id, scope)
             _check_group(conn, new.group_id, scope, field="group_id")
             if new.assignee_id is not None:
@@ -233,6 +237,10 @@ class TicketService:
                     check_transition(*diff["status"])
                 except TransitionRefused as exc:
                     raise FieldError("status", str(exc)) from None
+            if "type" in diff or "custom_fields" in diff:  # the form follows the type
+                fields = diff.get("custom_fields", (None, row["custom_fields"]))[1]
+                _check_type(conn, diff.get("type", (None, row["type"]))[1], fields,
+                            new_type="type" in diff)  # fmt: skip
             group_id = diff.get("group_id", (None, row["group_id"]))[1]
             if "group_id" in diff:
                 _check_group(conn, group_id, TicketScope("all"), field="group_id")
@@ -315,6 +323,15 @@ def _check_requester(conn: Connection, customer_id: int, scope: TicketScope) -> 
         raise FieldError("requester_id", f"no customer {customer_id}")
     if row[0] is not None:
         raise FieldError("requester_id", f"customer {customer_id} was merged into {row[0]}")
+
+
+def _check_type(
+    conn: Connection, name: str, custom_fields: dict[str, Any], *, new_type: bool
+) -> None:
+    try:
+        check_ticket_type(conn, name, custom_fields, new_type=new_type)
+    except TypeRefused as exc:
+        raise FieldError(exc.field, exc.message, exc.path) from None
 
 
 def _check_group(conn: Connection, group_id: int, scope: TicketScope, *, field: str) -> None:
