@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # The company's CRM, asked who an incoming contact is (docs/customers.md); empty: off.
     crm_lookup_url: str = ""
     crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
+    # Ticket attachments (docs/tickets.md): the largest file, and the file types accepted
+    # (extensions, each checked against the file's content).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024**3)
+    attachment_types: str = "png,jpg,jpeg,gif,webp,pdf,txt,csv,docx,xlsx,wav,mp3,eml,zip"
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +137,14 @@ class Settings(BaseSettings):
     def _web_url(cls, value: str) -> str:
         if value and (not value.startswith(("http://", "https://")) or " " in value):
             raise ValueError("must be an http:// or https:// URL, e.g. https://crm.example/lookup")
+        return value
+
+    @field_validator("attachment_types")
+    @classmethod
+    def _known_attachment_types(cls, value: str) -> str:
+        from callcenter.tickets.attachment_kinds import parse_allowed
+
+        parse_allowed(value)  # ValueError naming the unknown ones
         return value
 
     @field_validator("timezone")
@@ -200,6 +212,10 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
         return url
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
     @property
     def pbx_dir(self) -> Path:

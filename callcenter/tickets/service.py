@@ -24,6 +24,7 @@ from callcenter.customers.models import Customer
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
+from callcenter.tickets.content_models import TicketAttachment
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
 from callcenter.tickets.types import TypeRefused, check_ticket_type
@@ -35,8 +36,10 @@ COMMENTS = TicketComment.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 CALLS = Call.__table__  # type: ignore[attr-defined]
+ATTACHMENTS = TicketAttachment.__table__  # type: ignore[attr-defined]
 
 COMMENT = "comment"  # the `field` of the history row a comment leaves
+ATTACHMENT = "attachment"  # … and an attachment (tickets.attachments), new: its id
 # Fields whose changes the history records, in the order a PATCH applies them.
 TRACKED = ("subject", "description", "type", "priority", "status", "group_id", "assignee_id",
            "tags", "custom_fields")  # fmt: skip
@@ -179,9 +182,14 @@ class TicketService:
         )
         comments = await self._rows(select(COMMENTS).where(COMMENTS.c.ticket_id == ticket_id))
         by_id = {c["id"]: _comment_item(c) for c in comments}
+        files = await self._rows(select(ATTACHMENTS).where(ATTACHMENTS.c.ticket_id == ticket_id))
+        by_file = {a["id"]: attachment_item(a) for a in files}
         return [
-            by_id[row["new"]] if row["field"] == COMMENT else _change_item(row) for row in changes
-        ]
+            by_id[row["new"]] if row["field"] == COMMENT
+            else by_file[row["new"]] if row["field"] == ATTACHMENT
+            else _change_item(row)
+            for row in changes
+        ]  # fmt: skip
 
     # ------------------------------------------------------------------ writing
 
@@ -271,18 +279,8 @@ class TicketService:
             row = _visible_row(conn, ticket_id, scope)
             if row["status"] == "closed":
                 raise TicketClosed(ticket_id)
-            values = {"ticket_id": ticket_id, "author_id": who.user_id,
-                      "author_name": who.username, "body": new.body, "public": new.public,
-                      "created_at": now}  # fmt: skip
-            comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
-            stored = {"id": int(comment_id.scalar_one()), **values}
-            _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
-            opened = new.public and row["status"] == "new"
-            if opened:
-                _apply(conn, ticket_id, who, now, {"status": ("new", "open")})
-            else:
-                conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id)
-                             .values(updated_at=now))  # fmt: skip
+            stored, opened = add_comment(conn, row, who, now, body=new.body,
+                                          public=new.public)  # fmt: skip
             return stored, int(row["group_id"]), opened
 
         stored, group_id, opened = await self.db.write(store)
@@ -297,6 +295,26 @@ class TicketService:
 
 
 # ---------------------------------------------------------------------- in a transaction
+
+
+def add_comment(
+    conn: Connection, row: RowMapping, who: Principal, now: datetime, *, body: str, public: bool
+) -> tuple[dict[str, Any], bool]:
+    """Store a reply or a note on the ticket `row` (visible, not closed: the caller's
+    checks) with its history row; a public reply opens a `new` ticket. The stored
+    comment, and whether it opened the ticket."""
+    ticket_id = int(row["id"])
+    values = {"ticket_id": ticket_id, "author_id": who.user_id, "author_name": who.username,
+              "body": body, "public": public, "created_at": now}  # fmt: skip
+    comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
+    stored = {"id": int(comment_id.scalar_one()), **values}
+    _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
+    opened = public and row["status"] == "new"
+    if opened:
+        _apply(conn, ticket_id, who, now, {"status": ("new", "open")})
+    else:
+        conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(updated_at=now))
+    return stored, opened
 
 
 def _visible_row(conn: Connection, ticket_id: int, scope: TicketScope) -> RowMapping:
@@ -430,6 +448,16 @@ def _comment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {"kind": "comment", "id": row["id"], "at": _iso(row["created_at"]),
             "author": {"id": row["author_id"], "name": row["author_name"]},
             "public": bool(row["public"]), "body": row["body"]}  # fmt: skip
+
+
+def attachment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An attachment as listed and in the history; `url` downloads it."""
+    return {"kind": "attachment", "id": row["id"], "at": _iso(row["created_at"]),
+            "uploader": {"id": row["uploader_id"], "name": row["uploader_name"]},
+            "filename": row["filename"], "content_type": row["content_type"],
+            "size": row["size"], "sha256": row["sha256"], "public": bool(row["public"]),
+            "comment_id": row["comment_id"],
+            "url": f"/api/tickets/{row['ticket_id']}/attachments/{row['id']}"}  # fmt: skip
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.api.deps import ServicesDep, require
+from callcenter.api.multipart import FormRefused, read_form
 from callcenter.api.routes.tickets import _done
 from callcenter.auth.permissions import Permission, Principal
+from callcenter.tickets.access import TicketScope
+from callcenter.tickets.attachment_kinds import parse_allowed
+from callcenter.tickets.attachment_store import AttachmentRefused, AttachmentStore
+from callcenter.tickets.attachments import AttachmentNotFound, AttachmentService
 from callcenter.tickets.forms import NewType, TypeChange
 from callcenter.tickets.types import TicketTypeService, TypeNotFound, TypeRefused
 
@@ -31,6 +38,28 @@ async def get_types(services: ServicesDep) -> TicketTypeService:
 
 
 Types = Annotated[TicketTypeService, Depends(get_types)]
+
+
+async def get_attachments(services: ServicesDep) -> AttachmentService:
+    settings = services.settings
+    store = AttachmentStore(
+        settings.attachments_dir,
+        settings.attachment_max_bytes,
+        parse_allowed(settings.attachment_types),
+    )
+    return AttachmentService(services.db, services.bus, services.clock, store)
+
+
+Attachments = Annotated[AttachmentService, Depends(get_attachments)]
+# A multipart envelope (boundaries, part headers, the comment) around the file.
+ENVELOPE_BYTES = 64 * 1024
+# What a browser may do with a downloaded file: save it. Never render it here (an HTML
+# or SVG file shown on our origin could read the agent's session).
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+}
 
 
 # ---- types and forms ---------------------------------------------------------------------
@@ -67,12 +96,89 @@ async def change_type(name: str, body: TypeChange, types: Types, _: Admin) -> di
     return await _answer(types.update(name, body))
 
 
+# ---- attachments ------------------------------------------------------------------------
+
+
+class AttachmentForm(BaseModel):
+    """The text fields that come with the file. `public` has no default, as for
+    comments: a file the customer may read is never an accident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public: bool
+    body: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
+
+
+@router.post("/tickets/{ticket_id}/attachments", status_code=status.HTTP_201_CREATED)
+async def upload(
+    ticket_id: int, request: Request, attachments: Attachments, who: Writer
+) -> dict[str, Any]:
+    """multipart/form-data: `file`, `public` (true/false), optional `body` (a comment
+    the file comes with). 413 past the size limit, 415 for a file type not accepted."""
+    scope = TicketScope.of(who)
+    await _answer(attachments.check_open(ticket_id, scope))
+    limit = attachments.store.max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + ENVELOPE_BYTES:
+        raise _refused(AttachmentRefused("too_large", f"the file is larger than {limit} bytes"))
+    try:
+        got = await read_form(
+            request, file_field="file", open_file=attachments.store.open_upload,
+            text_fields=frozenset({"public", "body"}), max_text=40_000,
+        )  # fmt: skip
+    except AttachmentRefused as exc:
+        raise _refused(exc) from None
+    except FormRefused as exc:
+        raise HTTPException(exc.status, [_field(exc.field, exc.message)]) from None
+    if got.file is None:
+        raise HTTPException(422, [_field("file", "a file is required")])
+    try:
+        fields = {k: v for k, v in got.fields.items() if not (k == "body" and v == "")}
+        form = AttachmentForm.model_validate(fields)
+    except ValidationError as exc:
+        got.file.discard()
+        raise HTTPException(422, [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]) from None  # fmt: skip
+    return await _answer(attachments.add(
+        ticket_id, got.file, public=form.public, body=form.body, who=who, scope=scope,
+    ))  # fmt: skip
+
+
+@router.get("/tickets/{ticket_id}/attachments")
+async def list_attachments(ticket_id: int, attachments: Attachments, who: Reader) -> dict[str, Any]:
+    items = await _answer(attachments.list(ticket_id, TicketScope.of(who)))
+    return {"ticket_id": ticket_id, "items": items}
+
+
+@router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
+async def download(
+    ticket_id: int, attachment_id: int, attachments: Attachments, who: Reader
+) -> FileResponse:
+    """The file, as a download (never shown inline), to whoever may see the ticket."""
+    found = await _answer(attachments.download(ticket_id, attachment_id, TicketScope.of(who)))
+    return FileResponse(
+        found.path, media_type=found.content_type, filename=found.filename,
+        headers=DOWNLOAD_HEADERS, content_disposition_type="attachment",
+    )  # fmt: skip
+
+
+def _refused(exc: AttachmentRefused) -> HTTPException:
+    code = {"too_large": 413, "wrong_type": 415}.get(exc.reason, 422)
+    return HTTPException(code, [_field("file", exc.message)])
+
+
 async def _answer(work: Awaitable[T]) -> T:
     """Like routes.tickets._done, with this module's refusals."""
     try:
         return await _done(work)
     except TypeNotFound:
         raise HTTPException(404, "ticket type not found") from None
+    except AttachmentNotFound:
+        raise HTTPException(404, "attachment not found") from None
+    except AttachmentRefused as exc:
+        raise _refused(exc) from None
     except TypeRefused as exc:
         raise HTTPException(422, [_field(exc.field, exc.message, exc.path)]) from None
 
