@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from callcenter.api.deps import ServicesDep, require
@@ -23,6 +23,8 @@ from callcenter.tickets.attachment_kinds import parse_allowed
 from callcenter.tickets.attachment_store import AttachmentRefused, AttachmentStore
 from callcenter.tickets.attachments import AttachmentNotFound, AttachmentService
 from callcenter.tickets.forms import NewType, TypeChange
+from callcenter.tickets.links import LinkService, NewLink, SolveIncidents
+from callcenter.tickets.merge import Merge, MergeService
 from callcenter.tickets.types import TicketTypeService, TypeNotFound, TypeRefused
 
 router = APIRouter(prefix="/api", tags=["tickets"])
@@ -162,6 +164,53 @@ async def download(
         found.path, media_type=found.content_type, filename=found.filename,
         headers=DOWNLOAD_HEADERS, content_disposition_type="attachment",
     )  # fmt: skip
+
+
+# ---- links and merge --------------------------------------------------------------------
+
+
+async def get_links(services: ServicesDep) -> LinkService:
+    return LinkService(services.db, services.bus, services.clock)
+
+
+Links = Annotated[LinkService, Depends(get_links)]
+
+
+@router.get("/tickets/{ticket_id}/links")
+async def list_links(ticket_id: int, links: Links, who: Reader) -> dict[str, Any]:
+    """`kind` is what the linked ticket is to this one; links to tickets the reader may
+    not see are left out."""
+    items = await _answer(links.of(ticket_id, TicketScope.of(who)))
+    return {"ticket_id": ticket_id, "items": items}
+
+
+@router.post("/tickets/{ticket_id}/links", status_code=status.HTTP_201_CREATED)
+async def add_link(ticket_id: int, body: NewLink, links: Links, who: Writer) -> dict[str, Any]:
+    """`{ticket_id, kind}`: "ticket_id is <kind> to this one" (related, problem, incident,
+    original, duplicate)."""
+    return await _answer(links.add(ticket_id, body, who, TicketScope.of(who)))
+
+
+@router.delete("/tickets/{ticket_id}/links/{other_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_link(ticket_id: int, other_id: int, links: Links, who: Writer) -> Response:
+    await _answer(links.remove(ticket_id, other_id, who, TicketScope.of(who)))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/tickets/{ticket_id}/solve-incidents")
+async def solve_incidents(
+    ticket_id: int, body: SolveIncidents, links: Links, who: Writer
+) -> dict[str, Any]:
+    """Solve this problem ticket and its open incidents (those the caller sees)."""
+    return await _answer(links.solve_incidents(ticket_id, body, who, TicketScope.of(who)))
+
+
+@router.post("/tickets/{ticket_id}/merge")
+async def merge(ticket_id: int, body: Merge, services: ServicesDep, who: Writer) -> dict[str, Any]:
+    """Merge this ticket into `into`: copies carried over, this one closed as its
+    duplicate. Answers with the target."""
+    merging = MergeService(services.db, services.bus, services.clock)
+    return await _answer(merging.merge(ticket_id, body.into, who, TicketScope.of(who)))
 
 
 def _refused(exc: AttachmentRefused) -> HTTPException:
