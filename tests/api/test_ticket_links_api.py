@@ -67,7 +67,9 @@ def test_each_end_sees_what_the_other_ticket_is_to_it_and_both_histories_say_so(
     assert _links(client, other) == [(problem, "original")]
     assert _link_history(client, incident) == [(None, {"ticket_id": problem, "kind": "problem"})]
     assert _link_history(client, problem)[0] == (None, {"ticket_id": incident, "kind": "incident"})
-    removed = client.delete(f"/api/tickets/{problem}/links/{incident}", headers=bearer(client, "amy"))
+    removed = client.delete(
+        f"/api/tickets/{problem}/links/{incident}", headers=bearer(client, "amy")
+    )
     assert removed.status_code == 204
     assert _links(client, incident) == []
     assert _link_history(client, incident)[-1] == ({"ticket_id": problem, "kind": "problem"}, None)
@@ -109,7 +111,9 @@ def test_both_ends_must_be_visible_to_the_actor(client):
     r = _link(client, mine, theirs, "related", who="amy")  # amy does not see billing's
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ticket_id"]
     assert _link(client, theirs, mine, "related", who="amy").status_code == 404
-    assert client.get(f"/api/tickets/{theirs}/links", headers=bearer(client, "amy")).status_code == 404
+    assert (
+        client.get(f"/api/tickets/{theirs}/links", headers=bearer(client, "amy")).status_code == 404
+    )
     assert _links(client, mine) == []
     # A supervisor links them; each agent sees only the link's visible end... none.
     assert _link(client, mine, theirs, "related", who="sup").status_code == 201
