@@ -27,7 +27,8 @@ depends_on: str | Sequence[str] | None = None
 _ = sqlmodel
 
 # The types tickets had before they became configurable (tickets.models.TYPES), so
-# every existing ticket keeps an active type. Their forms start empty.
+# every existing ticket keeps an active type. Their forms start empty (the column's
+# server default, which also keeps `--sql` rendering free of JSON literals).
 SEEDED_TYPES = (
     ("consultation", "Consultation", "咨询"),
     ("complaint", "Complaint", "投诉"),
@@ -52,7 +53,7 @@ def upgrade() -> None:
     )
     now = datetime.now(UTC)
     rows = [
-        {"name": name, "label_en": en, "label_zh": zh, "active": True, "form": [],
+        {"name": name, "label_en": en, "label_zh": zh, "active": True,
          "created_at": now, "updated_at": now}
         for name, en, zh in SEEDED_TYPES
     ]  # fmt: skip
