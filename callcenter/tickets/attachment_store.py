@@ -104,7 +104,7 @@ class Upload:
         if self.size > self.store.max_bytes:
             raise AttachmentRefused(
                 "too_large",
-                f"{self.filename} is larger than {_size(self.store.max_bytes)}",
+                f"{self.filename} is larger than {human_size(self.store.max_bytes)}",
             )
         if len(self._head) < HEAD_BYTES:
             self._head += data[: HEAD_BYTES - len(self._head)]
@@ -142,7 +142,7 @@ class Upload:
             self._final.unlink(missing_ok=True)
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
         return f"{n // (1024 * 1024)} MB"
     if n >= 1024 and n % 1024 == 0:

@@ -20,7 +20,7 @@ from callcenter.api.routes.tickets import _done
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.tickets.access import TicketScope
 from callcenter.tickets.attachment_kinds import parse_allowed
-from callcenter.tickets.attachment_store import AttachmentRefused, AttachmentStore
+from callcenter.tickets.attachment_store import AttachmentRefused, AttachmentStore, human_size
 from callcenter.tickets.attachments import AttachmentNotFound, AttachmentService
 from callcenter.tickets.forms import NewType, TypeChange
 from callcenter.tickets.links import LinkService, NewLink, SolveIncidents
@@ -122,7 +122,8 @@ async def upload(
     limit = attachments.store.max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + ENVELOPE_BYTES:
-        raise _refused(AttachmentRefused("too_large", f"the file is larger than {limit} bytes"))
+        too_large = f"the file is larger than {human_size(limit)}"
+        raise _refused(AttachmentRefused("too_large", too_large))
     try:
         got = await read_form(
             request, file_field="file", open_file=attachments.store.open_upload,
