@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     webhook_retry_initial: float = Field(default=30.0, gt=0, le=86400)
     webhook_retry_max: float = Field(default=3600.0, gt=0, le=7 * 86400)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Ticket attachments (docs/tickets.md): the largest file, and the file types accepted
+    # (extensions, each checked against the file's content).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024**3)
+    attachment_types: str = "png,jpg,jpeg,gif,webp,pdf,txt,csv,docx,xlsx,wav,mp3,eml,zip"
 
     @field_validator("database_url")
     @classmethod
@@ -152,6 +156,14 @@ class Settings(BaseSettings):
         if self.webhook_retry_max < self.webhook_retry_initial:
             raise ValueError("CALLCENTER_WEBHOOK_RETRY_MAX must be >= WEBHOOK_RETRY_INITIAL")
         return self
+
+    @field_validator("attachment_types")
+    @classmethod
+    def _known_attachment_types(cls, value: str) -> str:
+        from callcenter.tickets.attachment_kinds import parse_allowed
+
+        parse_allowed(value)  # ValueError naming the unknown ones
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -218,6 +230,10 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
         return url
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
     @property
     def pbx_dir(self) -> Path:

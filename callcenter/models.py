@@ -28,6 +28,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.tickets.models",
     "callcenter.tickets.automation_models",
     "callcenter.webhooks.models",
+    "callcenter.tickets.content_models",
 )
 
 

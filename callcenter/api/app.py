@@ -28,6 +28,7 @@ from callcenter.api.routes import (
     softphone,
     supervise,
     ticket_automation,
+    ticket_content,
     tickets,
     users,
     wallboard,
@@ -84,7 +85,7 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     routers = (auth, users, audit, agents, announcements, calls, customers, forecast, health,
                ivr, quality, reports, routing, softphone, supervise, tickets, wallboard,
-               ws)  # fmt: skip
+               ws, ticket_content)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.include_router(call_tickets.router)  # tk-desk: a ticket from a call

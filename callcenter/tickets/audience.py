@@ -42,6 +42,7 @@ class TicketAudience:
         if self.user_id is None or not event.type.startswith("ticket."):
             return False
         data = event.data
-        if data.get("group_id") in self.groups or data.get("from_group_id") in self.groups:
+        groups = (data.get("group_id"), data.get("from_group_id"), data.get("into_group_id"))
+        if any(g in self.groups for g in groups):  # into: the target of a merge
             return True
         return self.user_id in (data.get("assignee_id"), data.get("from_assignee_id"))

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.customers.fields import CustomFields, Tags
 
-Type = Literal["consultation", "complaint", "fault", "other"]
+# A configured ticket type's name; whether it exists and is active is checked against
+# the ticket_types table in the write (tickets.types), like the group and the requester.
+Type = Annotated[str, Field(min_length=1, max_length=32)]
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
 Source = Literal["api", "call", "email", "chat"]

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, Text
 from sqlmodel import Field, SQLModel
 
-# The values a ticket's fields may take (docs/tickets.md). Types are fixed for now;
-# the issue wants them configurable later.
+# The values a ticket's fields may take (docs/tickets.md). TYPES are the ones the
+# migration seeds; admins add more (tickets.types, table ticket_types).
 TYPES = ("consultation", "complaint", "fault", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
@@ -106,3 +106,12 @@ class TicketComment(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     public: bool = Field(sa_column=Column(Boolean, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # A copy made by a merge (tickets.merge): the comment it copies, on the merged ticket.
+    copied_from_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("ticket_comments.id", name="fk_ticket_comments_copied_from"),
+            nullable=True,
+        ),
+    )

@@ -26,8 +26,10 @@ from callcenter.events import Event, EventBus
 from callcenter.tickets.access import ALL_TICKETS, MEMBERS, TICKETS, TicketScope, ticket_visible
 from callcenter.tickets.assignment import pick
 from callcenter.tickets.audience import MEMBERS_CHANGED
+from callcenter.tickets.content_models import TicketAttachment
 from callcenter.tickets.fields import NewComment, NewTicket, TicketChange
 from callcenter.tickets.models import TicketComment, TicketEvent, TicketGroup
+from callcenter.tickets.types import TypeRefused, check_ticket_type
 from callcenter.tickets.workflow import TransitionRefused, check_transition
 
 GROUPS = TicketGroup.__table__  # type: ignore[attr-defined]
@@ -36,10 +38,12 @@ COMMENTS = TicketComment.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 CALLS = Call.__table__  # type: ignore[attr-defined]
+ATTACHMENTS = TicketAttachment.__table__  # type: ignore[attr-defined]
 
 COMMENT = "comment"  # the `field` of the history row a comment leaves
 # Who the history names for an assignee chosen by a group's rule (tickets/assignment.py).
 ASSIGNER = Principal.operator("assignment", kind="system")
+ATTACHMENT = "attachment"  # … and an attachment (tickets.attachments), new: its id
 # Fields whose changes the history records, in the order a PATCH applies them.
 TRACKED = ("subject", "description", "type", "priority", "status", "group_id", "assignee_id",
            "tags", "custom_fields")  # fmt: skip
@@ -54,12 +58,14 @@ class GroupNotFound(LookupError):
 
 
 class FieldError(ValueError):
-    """A value refused for one field of the request body."""
+    """A value refused for one field of the request body; `path` names a part of it
+    (the key of a custom field: `["body", "custom_fields", "model"]`)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, path: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.loc = (field, *path)
 
 
 class TicketClosed(ValueError):
@@ -199,9 +205,14 @@ class TicketService:
         )
         comments = await self._rows(select(COMMENTS).where(COMMENTS.c.ticket_id == ticket_id))
         by_id = {c["id"]: _comment_item(c) for c in comments}
+        files = await self._rows(select(ATTACHMENTS).where(ATTACHMENTS.c.ticket_id == ticket_id))
+        by_file = {a["id"]: attachment_item(a) for a in files}
         return [
-            by_id[row["new"]] if row["field"] == COMMENT else _change_item(row) for row in changes
-        ]
+            by_id[row["new"]] if row["field"] == COMMENT
+            else by_file[row["new"]] if row["field"] == ATTACHMENT
+            else _change_item(row)
+            for row in changes
+        ]  # fmt: skip
 
     # ------------------------------------------------------------------ writing
 
@@ -214,6 +225,7 @@ class TicketService:
         online = self._online() if self._online is not None else None
 
         def store(conn: Connection) -> tuple[int, int | None]:
+            _check_type(conn, new.type, new.custom_fields, new_type=True)
             _check_requester(conn, new.requester_id, scope)
             _check_group(conn, new.group_id, scope, field="group_id")
             if new.assignee_id is not None:
@@ -270,6 +282,10 @@ class TicketService:
                     check_transition(*diff["status"])
                 except TransitionRefused as exc:
                     raise FieldError("status", str(exc)) from None
+            if "type" in diff or "custom_fields" in diff:  # the form follows the type
+                fields = diff.get("custom_fields", (None, row["custom_fields"]))[1]
+                _check_type(conn, diff.get("type", (None, row["type"]))[1], fields,
+                            new_type="type" in diff)  # fmt: skip
             group_id = diff.get("group_id", (None, row["group_id"]))[1]
             if "group_id" in diff:
                 _check_group(conn, group_id, TicketScope("all"), field="group_id")
@@ -305,18 +321,8 @@ class TicketService:
             row = _visible_row(conn, ticket_id, scope)
             if row["status"] == "closed":
                 raise TicketClosed(ticket_id)
-            values = {"ticket_id": ticket_id, "author_id": who.user_id,
-                      "author_name": who.username, "body": new.body, "public": new.public,
-                      "created_at": now}  # fmt: skip
-            comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
-            stored = {"id": int(comment_id.scalar_one()), **values}
-            _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
-            opened = new.public and row["status"] == "new"
-            if opened:
-                _apply(conn, ticket_id, who, now, {"status": ("new", "open")})
-            else:
-                conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id)
-                             .values(updated_at=now))  # fmt: skip
+            stored, opened = add_comment(conn, row, who, now, body=new.body,
+                                          public=new.public)  # fmt: skip
             return stored, int(row["group_id"]), opened, row["assignee_id"]
 
         stored, group_id, opened, assignee = await self.db.write(store)
@@ -332,6 +338,26 @@ class TicketService:
 
 
 # ---------------------------------------------------------------------- in a transaction
+
+
+def add_comment(
+    conn: Connection, row: RowMapping, who: Principal, now: datetime, *, body: str, public: bool
+) -> tuple[dict[str, Any], bool]:
+    """Store a reply or a note on the ticket `row` (visible, not closed: the caller's
+    checks) with its history row; a public reply opens a `new` ticket. The stored
+    comment, and whether it opened the ticket."""
+    ticket_id = int(row["id"])
+    values = {"ticket_id": ticket_id, "author_id": who.user_id, "author_name": who.username,
+              "body": body, "public": public, "created_at": now}  # fmt: skip
+    comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
+    stored = {"id": int(comment_id.scalar_one()), **values}
+    _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
+    opened = public and row["status"] == "new"
+    if opened:
+        _apply(conn, ticket_id, who, now, {"status": ("new", "open")})
+    else:
+        conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(updated_at=now))
+    return stored, opened
 
 
 def _visible_row(conn: Connection, ticket_id: int, scope: TicketScope) -> RowMapping:
@@ -358,6 +384,15 @@ def _check_requester(conn: Connection, customer_id: int, scope: TicketScope) -> 
         raise FieldError("requester_id", f"no customer {customer_id}")
     if row[0] is not None:
         raise FieldError("requester_id", f"customer {customer_id} was merged into {row[0]}")
+
+
+def _check_type(
+    conn: Connection, name: str, custom_fields: dict[str, Any], *, new_type: bool
+) -> None:
+    try:
+        check_ticket_type(conn, name, custom_fields, new_type=new_type)
+    except TypeRefused as exc:
+        raise FieldError(exc.field, exc.message, exc.path) from None
 
 
 def _check_group(conn: Connection, group_id: int, scope: TicketScope, *, field: str) -> None:
@@ -456,6 +491,16 @@ def _comment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {"kind": "comment", "id": row["id"], "at": _iso(row["created_at"]),
             "author": {"id": row["author_id"], "name": row["author_name"]},
             "public": bool(row["public"]), "body": row["body"]}  # fmt: skip
+
+
+def attachment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An attachment as listed and in the history; `url` downloads it."""
+    return {"kind": "attachment", "id": row["id"], "at": _iso(row["created_at"]),
+            "uploader": {"id": row["uploader_id"], "name": row["uploader_name"]},
+            "filename": row["filename"], "content_type": row["content_type"],
+            "size": row["size"], "sha256": row["sha256"], "public": bool(row["public"]),
+            "comment_id": row["comment_id"],
+            "url": f"/api/tickets/{row['ticket_id']}/attachments/{row['id']}"}  # fmt: skip
 
 
 def _iso(value: datetime | None) -> str | None:

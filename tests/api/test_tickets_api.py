@@ -110,6 +110,13 @@ def test_groups_are_managed_by_supervisors_and_read_by_agents(client):
 
 
 def test_a_ticket_is_created_read_and_changed_with_normalized_values(client):
+    # Custom fields follow the type's form (test_ticket_types_api.py): give fault one.
+    form = [
+        {"key": "model", "label_en": "Model", "label_zh": "型号", "kind": "text"},
+        {"key": "warranty", "label_en": "Warranty", "label_zh": "保修", "kind": "boolean"},
+    ]
+    r = client.patch("/api/ticket-types/fault", json={"form": form}, headers=bearer(client, "sup"))
+    assert r.status_code == 200, r.text
     events = ticket_events(client)
     created = _ticket(
         client,

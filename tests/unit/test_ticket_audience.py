@@ -13,6 +13,8 @@ def test_group_tickets_assigned_tickets_and_membership_changes():
     assert amy.sees(Event("ticket.updated", {"id": 2, "group_id": 2, "assignee_id": 3}))
     assert amy.sees(Event("ticket.updated", {"id": 2, "group_id": 2, "from_assignee_id": 3}))
     assert amy.sees(Event("ticket.updated", {"id": 1, "group_id": 2, "from_group_id": 1}))
+    merged = {"id": 5, "group_id": 2, "into": 1, "into_group_id": 1}  # merged into one of hers
+    assert amy.sees(Event("ticket.merged", merged))
     assert not amy.sees(Event("call.started", {"group_id": 1}))
 
     amy.apply(Event(MEMBERS_CHANGED, {"group_id": 2, "members": [3, 4]}))

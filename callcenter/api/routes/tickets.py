@@ -129,5 +129,5 @@ async def _done(work: Awaitable[T]) -> T:
         raise HTTPException(409, "the ticket is closed; a closed ticket is final") from None
     except FieldError as exc:
         raise HTTPException(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+            422, [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
         ) from None
