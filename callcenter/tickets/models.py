@@ -106,3 +106,12 @@ class TicketComment(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     public: bool = Field(sa_column=Column(Boolean, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Set when the requester wrote it (by mail or in the portal); author_id is then null.
+    author_customer_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("customers.id", name="fk_ticket_comments_author_customer"),
+            nullable=True,
+        ),
+    )
