@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.registry import FlowRegistry
+    from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.softphone.lines import Softphones
@@ -89,6 +90,7 @@ class Services:
     customers: CustomerService
     crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
+    mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -161,6 +163,9 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        from callcenter.mail.desk import running_mail
+
+        services.mail = await stack.enter_async_context(running_mail(services))
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services

@@ -287,6 +287,27 @@ class TicketService:
                                                             "fields": ["status"]}))  # fmt: skip
         return _comment_item(stored)
 
+    async def customer_reply(
+        self, ticket_id: int, customer_id: int, body: str, via: str
+    ) -> dict[str, Any]:
+        """The requester's public comment, by mail or in the portal (tickets.replies):
+        TicketNotFound unless they are the requester, TicketClosed on a closed ticket."""
+        from callcenter.tickets.replies import store_reply
+
+        now = self.clock.now()
+        reply = await self.db.write(lambda conn: store_reply(conn, ticket_id, customer_id,
+                                                             body, now))  # fmt: skip
+        ids = {"id": ticket_id, "group_id": reply.group_id, "comment_id": reply.comment["id"]}
+        await self.bus.publish(Event("ticket.commented", {**ids, "public": True, "by": "customer",
+                                                          "via": via}))  # fmt: skip
+        await self.bus.publish(Event("ticket.customer_replied", {**ids, "customer_id": customer_id,
+                                                                 "via": via}))  # fmt: skip
+        if reply.reopened_from is not None:
+            await self.bus.publish(Event("ticket.updated", {"id": ticket_id,
+                                                            "group_id": reply.group_id,
+                                                            "fields": ["status"]}))  # fmt: skip
+        return _comment_item(reply.comment)
+
 
 # ---------------------------------------------------------------------- in a transaction
 
@@ -412,6 +433,7 @@ def _change_item(row: Mapping[Any, Any]) -> dict[str, Any]:
 def _comment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {"kind": "comment", "id": row["id"], "at": _iso(row["created_at"]),
             "author": {"id": row["author_id"], "name": row["author_name"]},
+            "by": "customer" if row.get("author_customer_id") else "agent",
             "public": bool(row["public"]), "body": row["body"]}  # fmt: skip
 
 
