@@ -21,6 +21,8 @@ from callcenter.api.routes import (
     forecast,
     health,
     ivr,
+    mail,
+    portal,
     quality,
     reports,
     routing,
@@ -79,6 +81,8 @@ def create_app(
                ivr, quality, reports, routing, softphone, supervise, tickets, wallboard,
                ws)  # fmt: skip
     for module in routers:
+        app.include_router(module.router)
+    for module in (mail, portal):  # ticket mail and the customer portal (docs/portal.md)
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -38,11 +38,11 @@ def bearer(client: TestClient, username: str) -> dict[str, str]:
 
 @contextmanager
 def app_client(
-    data_dir: Path, users: list[tuple[str, str]], clock: Clock | None = None
+    data_dir: Path, users: list[tuple[str, str]], clock: Clock | None = None, **settings_: Any
 ) -> Iterator[TestClient]:
     """The whole app without telephony on a SQLite file in `data_dir`, with `users`
-    seeded (`client.ids`: their ids by name)."""
-    settings = Settings(_env_file=None, env="test", data_dir=data_dir)  # type: ignore[call-arg]
+    seeded (`client.ids`: their ids by name); `settings_` are further Settings fields."""
+    settings = Settings(_env_file=None, env="test", data_dir=data_dir, **settings_)  # type: ignore[call-arg]
     app = create_app(settings, with_pbx=False, clock=clock)
     with TestClient(app) as client:
         client.ids = client.portal.call(seed_users, app.state.services, users)  # type: ignore[attr-defined]
