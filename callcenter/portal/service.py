@@ -153,7 +153,10 @@ class PortalService:
                              .values(attempts=CODES.c.attempts + 1))  # fmt: skip
                 return None
             conn.execute(update(CODES).where(CODES.c.id == row["id"]).values(used_at=now))
-            return int(row["customer_id"])
+            # Merged since the code was sent: the tickets moved to the kept profile.
+            kept = conn.execute(select(CUSTOMERS.c.merged_into)
+                                .where(CUSTOMERS.c.id == row["customer_id"])).scalar()  # fmt: skip
+            return int(kept if kept is not None else row["customer_id"])
 
         customer_id = await self.db.write(check)
         if customer_id is None:

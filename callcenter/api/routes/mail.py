@@ -3,6 +3,7 @@ left (docs/email.md). Who may see the ticket may see its mails; otherwise 404.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -37,9 +38,12 @@ async def mails(ticket_id: int, services: ServicesDep, who: Reader) -> dict[str,
 
 
 def _item(row: Any) -> dict[str, Any]:
-    sent = aware(row["sent_at"])
     return {"id": row["id"], "direction": row["direction"], "message_id": row["message_id"],
             "comment_id": row["comment_id"], "address": row["address"], "status": row["status"],
             "attempts": row["attempts"], "error": row["error"],
-            "created_at": aware(row["created_at"]).isoformat(),  # type: ignore[union-attr]
-            "sent_at": sent.isoformat() if sent else None}  # fmt: skip
+            "created_at": _iso(row["created_at"]), "sent_at": _iso(row["sent_at"])}  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    stamped = aware(value)
+    return stamped.isoformat() if stamped is not None else None
