@@ -93,7 +93,7 @@ class MailIntake:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         sender_name, sender = _sender(message)
-        if _automatic(message) or sender.rpartition("@")[2] in self.config.domains:
+        if _automatic(message) or self._ours_or_daemon(sender):
             # An autoreply, a bounce, or our own mail come back: answering it could loop.
             log.info("mail %s from %s ignored: automatic or our own", message["Message-ID"],
                      sender)  # fmt: skip
@@ -117,6 +117,14 @@ class MailIntake:
         log.info("mail %s from %s: %s on ticket %s", message_id, sender, outcome.status,
                  outcome.ticket_id)  # fmt: skip
         return outcome
+
+    def _ours_or_daemon(self, sender: str) -> bool:
+        """Our own sender address or one of its reply addresses, or a mail system's."""
+        local, _, domain = sender.rpartition("@")
+        ours, _, our_domain = self.config.sender_address.rpartition("@")
+        if ours and domain == our_domain and local.split("+", 1)[0] == ours:
+            return True
+        return local in ("mailer-daemon", "postmaster")
 
     async def _take(
         self, message: EmailMessage, sender: str, name: str, recipients: list[str]

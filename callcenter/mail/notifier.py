@@ -90,7 +90,8 @@ class ReplyMailer:
 
     async def join(self) -> None:
         """Wait until every mail heard of so far was sent or failed (tests, shutdown)."""
-        await asyncio.sleep(0)
+        for _ in range(3):  # the listener's turn to take what the bus just delivered
+            await asyncio.sleep(0)
         await self._lanes.join()
 
     async def _listen(self, subscription: Subscription) -> None:
