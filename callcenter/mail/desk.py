@@ -15,6 +15,7 @@ from callcenter.mail.intake import MailIntake
 from callcenter.mail.notifier import ReplyMailer
 from callcenter.mail.outbound import Mailer, Retry
 from callcenter.portal.tokens import PortalTokens
+from callcenter.tasks import TaskSupervisor
 from callcenter.tickets.service import TicketService
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class MailDesk:
     tokens: PortalTokens
     replies: ReplyMailer
     receiver: SmtpReceiver | None  # CALLCENTER_SMTP_LISTEN set
+    background: TaskSupervisor  # mails sent after a request's answer (portal codes)
 
 
 @asynccontextmanager
@@ -69,12 +71,14 @@ async def running_mail(
         )  # fmt: skip
     if not config.sending:
         log.info("outbound mail off (CALLCENTER_SMTP_HOST/_FROM unset): replies are not mailed")
+    background = TaskSupervisor("mail-background", logger=log)
     await replies.start()
     try:
         if receiver is not None:
             await receiver.start()
-        yield MailDesk(config, mailer, addresses, tokens, replies, receiver)
+        yield MailDesk(config, mailer, addresses, tokens, replies, receiver, background)
     finally:
         if receiver is not None:
             await receiver.stop()
         await replies.stop()
+        await background.stop()

@@ -30,6 +30,7 @@ from callcenter.mail.outbound import Mailer, MailError
 from callcenter.portal.models import PortalCode
 from callcenter.portal.tokens import PortalAccess, PortalTokens
 from callcenter.signing import Signer
+from callcenter.tasks import TaskSupervisor
 from callcenter.tickets.access import TICKETS
 from callcenter.tickets.models import TicketComment
 from callcenter.tickets.service import FieldError, TicketNotFound, TicketService
@@ -78,12 +79,14 @@ class PortalService:
         mailer: Mailer,
         tokens: PortalTokens,
         secret: str,
+        background: TaskSupervisor,
     ) -> None:
         self.db = db
         self.clock = clock
         self.tickets = tickets
         self.mailer = mailer
         self.tokens = tokens
+        self.background = background
         self._codes = Signer(secret, "portal-login-code")
 
     async def _rows(self, query: Any) -> list[RowMapping]:
@@ -120,14 +123,18 @@ class PortalService:
 
         if await self.db.write(store) is None:
             return
-        try:
-            await self._send_code(email, code)
-        except MailError as exc:
-            # Logged, not answered: an error here only for known addresses would tell
-            # who is a customer.
-            log.error("portal code for customer address not sent: %s", exc)
+        # Sent after the answer: a request for a known address takes no longer than one
+        # for an unknown one, and a failure (logged) is not answered, or either would
+        # tell who is a customer. Retries do not hold the request either.
+        self.background.spawn(self._send_code(email, code), name="portal-code-mail")
 
     async def _send_code(self, email: str, code: str) -> None:
+        try:
+            await self._mail_code(email, code)
+        except MailError as exc:
+            log.error("portal sign-in code not sent: %s", exc)
+
+    async def _mail_code(self, email: str, code: str) -> None:
         await self.mailer.send_text(
             email,
             "Your sign-in code / 您的登录验证码",

@@ -55,7 +55,7 @@ async def get_portal(services: ServicesDep) -> PortalService:
     desk = mail_desk(services)
     return PortalService(
         services.db, services.clock, tickets=ticket_service(services), mailer=desk.mailer,
-        tokens=desk.tokens, secret=desk.config.secret,
+        tokens=desk.tokens, secret=desk.config.secret, background=desk.background,
     )  # fmt: skip
 
 
