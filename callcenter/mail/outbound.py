@@ -54,10 +54,13 @@ class Mailer:
         config: MailConfig,
         retry: Retry | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self.retry = retry or Retry()
         self._sleep = sleep
+        # The system's CAs and hostname check unless given (a test's own CA).
+        self._tls = tls
         self.sent = 0
         self.failed = 0
 
@@ -122,7 +125,7 @@ class Mailer:
         with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
             smtp.ehlo()
             if config.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=self._tls or ssl.create_default_context())
                 smtp.ehlo()
             if config.smtp_username:
                 smtp.login(config.smtp_username, config.smtp_password)
