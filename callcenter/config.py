@@ -133,6 +133,23 @@ class Settings(BaseSettings):
     # (extensions, each checked against the file's content).
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024**3)
     attachment_types: str = "png,jpg,jpeg,gif,webp,pdf,txt,csv,docx,xlsx,wav,mp3,eml,zip"
+    # Ticket mail (docs/email.md). Outbound: the smarthost; empty host = no mail is sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = ""  # e.g. "Support <support@example.com>"; its domain signs replies
+    # Inbound: our own SMTP receiver, "host:port"; empty = off.
+    smtp_listen: str = ""
+    mail_domains: str = ""  # comma-separated domains we accept mail for; empty: smtp_from's
+    # "address=group" pairs, comma-separated; "*=group" for the rest; empty: group "support".
+    mail_groups: str = ""
+    mail_max_bytes: int = Field(default=10_000_000, ge=10_000)
+    # The address customers reach the server at (portal links in mails); empty: http_url.
+    public_url: str = ""
+    portal_link_days: int = Field(default=30, ge=1, le=3650)
+    portal_session_minutes: int = Field(default=12 * 60, ge=5)
 
     @field_validator("database_url")
     @classmethod

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.registry import FlowRegistry
+    from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.softphone.lines import Softphones
@@ -98,6 +99,7 @@ class Services:
     webhooks: WebhookService | None = None
     webhook_dispatcher: WebhookDispatcher | None = None  # started by the server only
     ticket_automation: TicketAutomation | None = None  # started by the server only
+    mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -182,6 +184,9 @@ async def running_services(
             voicemails = _voicemail_tickets(services)
             services.extras["voicemail_tickets"] = voicemails
             stack.push_async_callback(voicemails.stop)  # before the calls close
+        from callcenter.mail.desk import running_mail
+
+        services.mail = await stack.enter_async_context(running_mail(services))
         _automation(services)
         # Stopped before the database closes; started by the server (api.app), not by
         # commands, so a CLI command never delivers webhooks or fires triggers.
@@ -220,7 +225,8 @@ def _file_voicemails(services: Services, spool: Callable[[str], Path]) -> None:
 def _automation(services: Services) -> None:
     """Webhooks, ticket triggers and automations, built here, started by the server.
 
-    No mailer yet: email actions are recorded as skipped until one is wired in."""
+    Email actions go out through the ticket mailer when outbound mail is set up
+    (docs/email.md); without it they are recorded as skipped."""
     from callcenter.tickets.actions import ActionRunner
     from callcenter.tickets.automation import TicketAutomation
     from callcenter.tickets.automations import AutomationScheduler
@@ -238,7 +244,8 @@ def _automation(services: Services) -> None:
     )  # fmt: skip
     services.webhook_dispatcher = WebhookDispatcher(services.webhooks, services.bus, clock, policy)
     tickets = services.tickets()
-    actions = ActionRunner(tickets, db, mail=None, webhooks=services.webhooks,
+    mailer = services.mail.mailer if services.mail and services.mail.config.sending else None
+    actions = ActionRunner(tickets, db, mail=mailer, webhooks=services.webhooks,
                            online=services.agents.logged_in)  # fmt: skip
     services.ticket_automation = TicketAutomation(
         actions=actions,

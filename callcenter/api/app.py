@@ -22,6 +22,8 @@ from callcenter.api.routes import (
     forecast,
     health,
     ivr,
+    mail,
+    portal,
     quality,
     reports,
     routing,
@@ -83,13 +85,11 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(AuditMiddleware)
-    routers = (auth, users, audit, agents, announcements, calls, customers, forecast, health,
-               ivr, quality, reports, routing, softphone, supervise, tickets, wallboard,
-               ws, ticket_content)  # fmt: skip
+    routers = (auth, users, audit, agents, announcements, calls, call_tickets, customers,
+               forecast, health, ivr, mail, portal, quality, reports, routing, softphone,
+               supervise, ticket_automation, ticket_content, tickets, wallboard, webhooks,
+               ws)  # fmt: skip
     for module in routers:
-        app.include_router(module.router)
-    app.include_router(call_tickets.router)  # tk-desk: a ticket from a call
-    for module in (ticket_automation, webhooks):
         app.include_router(module.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -115,3 +115,12 @@ class TicketComment(SQLModel, table=True):
             nullable=True,
         ),
     )
+    # Set when the requester wrote it (by mail or in the portal); author_id is then null.
+    author_customer_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("customers.id", name="fk_ticket_comments_author_customer"),
+            nullable=True,
+        ),
+    )

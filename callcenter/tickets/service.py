@@ -336,25 +336,55 @@ class TicketService:
                                                             "assignee_id": assignee}))  # fmt: skip
         return _comment_item(stored)
 
+    async def customer_reply(
+        self, ticket_id: int, customer_id: int, body: str, via: str
+    ) -> dict[str, Any]:
+        """The requester's public comment, by mail or in the portal (tickets.replies):
+        TicketNotFound unless they are the requester, TicketClosed on a closed ticket."""
+        from callcenter.tickets.replies import store_reply
+
+        now = self.clock.now()
+        reply = await self.db.write(lambda conn: store_reply(conn, ticket_id, customer_id,
+                                                             body, now))  # fmt: skip
+        ids = {"id": ticket_id, "group_id": reply.group_id, "comment_id": reply.comment["id"],
+               "assignee_id": reply.assignee_id}  # fmt: skip
+        await self.bus.publish(Event("ticket.commented", {**ids, "public": True, "by": "customer",
+                                                          "via": via}))  # fmt: skip
+        await self.bus.publish(Event("ticket.customer_replied", {**ids, "customer_id": customer_id,
+                                                                 "via": via}))  # fmt: skip
+        if reply.reopened_from is not None:
+            await self.bus.publish(Event("ticket.updated", {**ids, "fields": ["status"]}))
+        return _comment_item(reply.comment)
+
 
 # ---------------------------------------------------------------------- in a transaction
 
 
 def add_comment(
-    conn: Connection, row: RowMapping, who: Principal, now: datetime, *, body: str, public: bool
+    conn: Connection,
+    row: RowMapping,
+    who: Principal,
+    now: datetime,
+    *,
+    body: str,
+    public: bool,
+    customer_id: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a reply or a note on the ticket `row` (visible, not closed: the caller's
-    checks) with its history row; a public reply opens a `new` ticket. The stored
-    comment, and whether it opened the ticket."""
+    checks) with its history row. The stored comment, and whether it opened the ticket:
+    an agent's public reply opens a `new` one (someone acted); the requester's reply
+    (`customer_id`, always public) opens a pending or solved one (they wait again)."""
     ticket_id = int(row["id"])
     values = {"ticket_id": ticket_id, "author_id": who.user_id, "author_name": who.username,
-              "body": body, "public": public, "created_at": now}  # fmt: skip
+              "author_customer_id": customer_id, "body": body, "public": public,
+              "created_at": now}  # fmt: skip
     comment_id = conn.execute(insert(COMMENTS).values(values).returning(COMMENTS.c.id))
     stored = {"id": int(comment_id.scalar_one()), **values}
     _record(conn, ticket_id, who, now, {COMMENT: (None, stored["id"])})
-    opened = public and row["status"] == "new"
+    reopens = ("new",) if customer_id is None else ("pending", "solved")
+    opened = public and row["status"] in reopens
     if opened:
-        _apply(conn, ticket_id, who, now, {"status": ("new", "open")})
+        _apply(conn, ticket_id, who, now, {"status": (row["status"], "open")})
     else:
         conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(updated_at=now))
     return stored, opened
@@ -490,6 +520,7 @@ def _change_item(row: Mapping[Any, Any]) -> dict[str, Any]:
 def _comment_item(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {"kind": "comment", "id": row["id"], "at": _iso(row["created_at"]),
             "author": {"id": row["author_id"], "name": row["author_name"]},
+            "by": "customer" if row.get("author_customer_id") else "agent",
             "public": bool(row["public"]), "body": row["body"]}  # fmt: skip
 
 

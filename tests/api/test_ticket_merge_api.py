@@ -3,7 +3,6 @@ both intact, the source closed as a duplicate, requesters, refusals storing noth
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from callcenter.clock import FixedClock
 from tests.support.app import app_client, bearer
+from tests.support.tickets import ticket_events
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [("sup", "supervisor"), ("amy", "agent"), ("bob", "agent")]
@@ -62,7 +62,7 @@ def test_a_merge_copies_comments_and_files_and_closes_the_source_as_a_duplicate(
                 headers=amy)  # fmt: skip
     client.post(f"/api/tickets/{source}/attachments", data={"public": "false", "body": "log"},
                 files={"file": ("log.txt", b"line 1\n")}, headers=amy)  # fmt: skip
-    events = _events(client)
+    events = ticket_events(client)
     r = _merge(client, source, target)
     assert r.status_code == 200, r.text
     assert r.json()["id"] == target and r.json()["status"] == "new"
@@ -133,22 +133,3 @@ def test_a_supervisor_merges_across_requesters_and_the_copies_become_internal(cl
     assert _merge(client, source, target, who="sup").status_code == 200
     copied = [h for h in _history(client, target) if h.get("body") == "Li's reply"]
     assert len(copied) == 1 and copied[0]["public"] is False
-
-
-def _events(client: TestClient) -> Any:
-    bus = client.app.state.services.bus  # type: ignore[attr-defined]
-
-    async def subscribe() -> Any:
-        return bus.subscribe("ticket.")
-
-    sub = client.portal.call(subscribe)
-
-    async def drain() -> list[Any]:
-        got = []
-        while True:
-            try:
-                got.append(await asyncio.wait_for(sub.get(), 0.05))
-            except TimeoutError:
-                return got
-
-    return lambda: client.portal.call(drain)
