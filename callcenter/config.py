@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # The company's CRM, asked who an incoming contact is (docs/customers.md); empty: off.
     crm_lookup_url: str = ""
     crm_lookup_timeout: float = Field(default=1.5, gt=0, le=30)
+    # Tickets' SLA clocks: how often every open ticket is judged again (docs/sla.md).
+    sla_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

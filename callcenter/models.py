@@ -26,6 +26,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.quality.models",
     "callcenter.reports.models",
     "callcenter.tickets.models",
+    "callcenter.tickets.sla_models",
 )
 
 

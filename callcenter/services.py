@@ -30,6 +30,7 @@ from callcenter.reports.writer import ReportWriter
 from callcenter.routing.config import load_routing
 from callcenter.routing.service import RoutingService
 from callcenter.tasks import TaskSupervisor
+from callcenter.tickets.sla_scheduler import SlaScheduler
 
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
@@ -89,6 +90,7 @@ class Services:
     customers: CustomerService
     crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
+    sla: SlaScheduler | None = None  # tickets' SLA clocks; None only before start
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -161,6 +163,9 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        services.sla = SlaScheduler(db, bus, clock, tick_seconds=settings.sla_tick_seconds)
+        await services.sla.start()
+        stack.push_async_callback(services.sla.stop)  # before the bus and database stop
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services

@@ -24,6 +24,7 @@ from callcenter.api.routes import (
     quality,
     reports,
     routing,
+    sla,
     softphone,
     supervise,
     tickets,
@@ -80,5 +81,6 @@ def create_app(
                ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(sla.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
