@@ -120,6 +120,11 @@ class SlaScheduler:
         self._started = asyncio.Event()
         self._sub: Subscription | None = None
         self._listening = False  # waiting on an empty subscription
+        # Tickets with events not judged yet: the listener adds, the worker takes them all
+        # at once, so a burst of events costs one transaction, not one each.
+        self._dirty: set[int] = set()
+        self._wake = asyncio.Event()
+        self._working = False
         self._calendars: dict[str, Calendar] = {}
         self._policies: list[StoredPolicy] = []
         self._open: dict[int, _Tracked] = {}
@@ -145,6 +150,7 @@ class SlaScheduler:
         self._sub = self.bus.subscribe("ticket.", maxsize=10_000)
         await self.reload()
         self._tasks.spawn(self._listen(), name="sla-events")
+        self._tasks.spawn(self._work(), name="sla-evaluate")
         self._tasks.spawn(self._ticking(), name="sla-ticks")
         self._set_state("running")
         self._started.set()
@@ -164,14 +170,17 @@ class SlaScheduler:
         loop = asyncio.get_running_loop()
         until = loop.time() + _SETTLE_SECONDS
         while loop.time() < until:
-            if self._listening and not self._lock.locked():
+            if self._idle():
                 # A put wakes the listener on the next loop iteration: look twice.
                 await asyncio.sleep(0)
                 await asyncio.sleep(0)
-                if self._listening and not self._lock.locked():
+                if self._idle():
                     return
             await asyncio.sleep(0.005)
         raise TimeoutError("the SLA scheduler did not settle")
+
+    def _idle(self) -> bool:
+        return self._listening and not self._dirty and not self._working and not self._lock.locked()
 
     async def _listen(self) -> None:
         assert self._sub is not None
@@ -182,14 +191,24 @@ class SlaScheduler:
             if event.type.startswith("ticket.sla_"):
                 continue  # our own: they change no clock
             ticket_id = event.data.get("id")
-            if not isinstance(ticket_id, int):
-                continue
+            if isinstance(ticket_id, int):
+                self._dirty.add(ticket_id)
+                self._wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            ids, self._dirty = self._dirty, set()
+            self._working = True
             try:
-                await self.evaluate([ticket_id])
+                await self.evaluate(ids)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("sla: evaluating ticket %s after %s failed", ticket_id, event.type)
+                log.exception("sla: evaluating tickets %s failed", sorted(ids)[:20])
+            finally:
+                self._working = False
 
     async def _ticking(self) -> None:
         while True:
@@ -226,10 +245,15 @@ class SlaScheduler:
                 continue
             stored.append(StoredPolicy(row["id"], row["position"], tuple(row["priorities"]),
                                        tuple(row["types"]), policy))  # fmt: skip
+        async with self.db.engine.connect() as conn:
+            query = select(TICKETS.c.id).where(TICKETS.c.status.not_in(DONE))
+            open_ids = list((await conn.execute(query)).scalars())
         async with self._lock:
             self._calendars, self._policies = built, stored
             self._open.clear()
-            await self._evaluate_where(TICKETS.c.status.not_in(DONE))
+            # In chunks: the writer thread (calls' records too) is never held for long.
+            for chunk in _chunks(sorted(open_ids)):
+                await self._evaluate_chunk(chunk)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -238,81 +262,40 @@ class SlaScheduler:
         ids = sorted(set(ticket_ids))
         async with self._lock:
             for chunk in _chunks(ids):
-                await self._evaluate_where(TICKETS.c.id.in_(chunk))
+                await self._evaluate_chunk(chunk)
 
-    async def _evaluate_where(self, condition: Any) -> None:
+    async def _evaluate_chunk(self, ids: list[int]) -> None:
+        """Read, replay and store in one transaction on the writer thread: one hand-off
+        for the loop (the async driver costs several per statement)."""
         now = self.clock.now()
-        tickets, changes, comments, sent = await self._read(condition)
-        judged: list[tuple[dict[str, Any], StoredPolicy | None, TicketSla | None, Sent]] = []
-        for ticket in tickets:
+        policies, calendars = self._policies, self._calendars
+
+        def work(conn: Connection) -> tuple[list[_Judged], list[_Due]]:
+            judged = _judge(_read(conn, TICKETS.c.id.in_(ids)), policies, calendars, now)
+            # What falls due is marked sent before the marks are stored with the clocks.
+            due = [
+                d
+                for ticket, stored, sla, marks in judged
+                if stored is not None and sla is not None
+                for d in _due(ticket["id"], ticket["group_id"], stored.id, sla, marks)
+            ]
+            _store(conn, judged, now)
+            return judged, due
+
+        judged, due = await self.db.write(work)
+        for ticket, stored, sla, marks in judged:
             tid = ticket["id"]
-            stored = choose_policy(self._policies, ticket["priority"], ticket["type"])
-            sla = None
-            if stored is not None:
-                calendar = self._calendars[stored.policy.calendar]
-                events = history(ticket, changes.get(tid, ()), comments)
-                sla = evaluate(events, stored.policy, calendar, now)
-            marks = sent.get(tid, {})
-            judged.append((ticket, stored, sla, marks))
             if stored is not None and sla is not None and ticket["status"] not in DONE:
-                self._open[tid] = _Tracked(sla, self._calendars[stored.policy.calendar],
-                                           stored.id, ticket["group_id"], ticket["priority"],
+                self._open[tid] = _Tracked(sla, calendars[stored.policy.calendar], stored.id,
+                                           ticket["group_id"], ticket["priority"],
                                            marks)  # fmt: skip
             else:
                 self._open.pop(tid, None)
-        due = [
-            d
-            for ticket, stored, sla, marks in judged
-            if stored is not None and sla is not None
-            for d in _due(ticket["id"], ticket["group_id"], stored.id, sla, marks)
-        ]
-        await self.db.write(lambda conn: _store(conn, judged, now))
         await self._announce(due)
 
-    async def _read(
-        self, condition: Any
-    ) -> tuple[list[dict[str, Any]], dict[int, list[Any]], dict[int, Any], dict[int, Sent]]:
-        ids = select(TICKETS.c.id).where(condition)
-        customer = COMMENTS.c.get("author_customer_id")  # the mail helper's column, if any
-        comment_cols = [COMMENTS.c.id, COMMENTS.c.public]
-        if customer is not None:
-            comment_cols.append(customer)
-        async with self.db.engine.connect() as conn:
-            tickets = [
-                dict(r)
-                for r in (await conn.execute(
-                    select(TICKETS.c.id, TICKETS.c.type, TICKETS.c.priority, TICKETS.c.status,
-                           TICKETS.c.group_id, TICKETS.c.created_at).where(condition)
-                )).mappings()
-            ]  # fmt: skip
-            changes: dict[int, list[Any]] = {}
-            rows = await conn.execute(
-                select(CHANGES.c.ticket_id, CHANGES.c.field, CHANGES.c.at, CHANGES.c.old,
-                       CHANGES.c.new)
-                .where(CHANGES.c.ticket_id.in_(ids),
-                       CHANGES.c.field.in_(("status", "priority", COMMENT)))
-                .order_by(CHANGES.c.id)
-            )  # fmt: skip
-            for row in rows.mappings():
-                changes.setdefault(row["ticket_id"], []).append(row)
-            found = await conn.execute(select(*comment_cols).where(COMMENTS.c.ticket_id.in_(ids)))
-            comments = {row["id"]: row for row in found.mappings()}
-            sent: dict[int, Sent] = {}
-            marks = await conn.execute(
-                select(METRICS.c.ticket_id, METRICS.c.metric, METRICS.c.cycle,
-                       METRICS.c.warning_sent, METRICS.c.breach_sent)
-                .where(METRICS.c.ticket_id.in_(ids))
-            )  # fmt: skip
-            for row in marks.mappings():
-                sent.setdefault(row["ticket_id"], {})[(row["metric"], row["cycle"])] = [
-                    bool(row["warning_sent"]),
-                    bool(row["breach_sent"]),
-                ]
-        return tickets, changes, comments, sent
-
-    async def tick(self) -> None:
+    async def tick(self) -> int:
         """Judge every open ticket at the clock's now; store the clocks that changed
-        status and emit what fell due."""
+        status and emit what fell due. The number of tickets whose clocks changed."""
         async with self._lock:
             now = self.clock.now()
             changed: list[tuple[int, TicketSla, Sent]] = []
@@ -332,6 +315,7 @@ class SlaScheduler:
             if changed:
                 await self.db.write(lambda conn: _store_ticked(conn, changed))
             await self._announce(due)
+            return len(changed)
 
     # ------------------------------------------------------------------ events
 
@@ -407,6 +391,65 @@ def _due(ticket: int, group_id: int, policy_id: int, sla: TicketSla, sent: Sent)
     return found
 
 
+_Judged = tuple[dict[str, Any], StoredPolicy | None, TicketSla | None, Sent]
+_Read = tuple[list[dict[str, Any]], dict[int, list[Any]], dict[int, Any], dict[int, Sent]]
+
+
+def _read(conn: Connection, condition: Any) -> _Read:
+    """The tickets matching `condition`: their rows, history rows, comments (public and,
+    once the mail helper adds it, `author_customer_id`) and sent marks."""
+    ids = select(TICKETS.c.id).where(condition)
+    customer = COMMENTS.c.get("author_customer_id")
+    comment_cols = [COMMENTS.c.id, COMMENTS.c.public]
+    if customer is not None:
+        comment_cols.append(customer)
+    tickets = [
+        dict(r)
+        for r in conn.execute(
+            select(TICKETS.c.id, TICKETS.c.type, TICKETS.c.priority, TICKETS.c.status,
+                   TICKETS.c.group_id, TICKETS.c.created_at).where(condition)
+        ).mappings()
+    ]  # fmt: skip
+    changes: dict[int, list[Any]] = {}
+    rows = conn.execute(
+        select(CHANGES.c.ticket_id, CHANGES.c.field, CHANGES.c.at, CHANGES.c.old, CHANGES.c.new)
+        .where(CHANGES.c.ticket_id.in_(ids), CHANGES.c.field.in_(("status", "priority", COMMENT)))
+        .order_by(CHANGES.c.id)
+    )
+    for row in rows.mappings():
+        changes.setdefault(row["ticket_id"], []).append(row)
+    found = conn.execute(select(*comment_cols).where(COMMENTS.c.ticket_id.in_(ids)))
+    comments = {row["id"]: row for row in found.mappings()}
+    sent: dict[int, Sent] = {}
+    marks = conn.execute(
+        select(METRICS.c.ticket_id, METRICS.c.metric, METRICS.c.cycle, METRICS.c.warning_sent,
+               METRICS.c.breach_sent).where(METRICS.c.ticket_id.in_(ids))
+    )  # fmt: skip
+    for row in marks.mappings():
+        sent.setdefault(row["ticket_id"], {})[(row["metric"], row["cycle"])] = [
+            bool(row["warning_sent"]),
+            bool(row["breach_sent"]),
+        ]
+    return tickets, changes, comments, sent
+
+
+def _judge(
+    read: _Read, policies: list[StoredPolicy], calendars: dict[str, Calendar], now: datetime
+) -> list[_Judged]:
+    """Each ticket under the policy it falls under now, its history replayed."""
+    tickets, changes, comments, sent = read
+    judged: list[_Judged] = []
+    for ticket in tickets:
+        tid = ticket["id"]
+        stored = choose_policy(policies, ticket["priority"], ticket["type"])
+        sla = None
+        if stored is not None:
+            events = history(ticket, changes.get(tid, ()), comments)
+            sla = evaluate(events, stored.policy, calendars[stored.policy.calendar], now)
+        judged.append((ticket, stored, sla, sent.get(tid, {})))
+    return judged
+
+
 def _row(ticket_id: int, state: MetricState, marks: list[bool]) -> dict[str, Any]:
     return {
         "ticket_id": ticket_id,
@@ -425,11 +468,7 @@ def _row(ticket_id: int, state: MetricState, marks: list[bool]) -> dict[str, Any
     }
 
 
-def _store(
-    conn: Connection,
-    judged: list[tuple[dict[str, Any], StoredPolicy | None, TicketSla | None, Sent]],
-    now: datetime,
-) -> None:
+def _store(conn: Connection, judged: list[_Judged], now: datetime) -> None:
     """Replace the judged tickets' clocks and policy."""
     ids = [ticket["id"] for ticket, *_ in judged]
     for chunk in _chunks(ids):
