@@ -342,6 +342,9 @@ async def sla_phase(count: int) -> None:
         async with running_services(settings, clock=FixedClock(now)) as services:
             from callcenter.tickets.sla_store import SlaStore
 
+            scheduler = services.sla
+            assert scheduler is not None
+            await scheduler.start()  # the server's lifespan does this; here by hand, empty
             store = SlaStore(services.db, services.clock)
             await store.put_calendar("support-cn", CALENDAR)
             await store.put_policy("standard", POLICY)
@@ -349,8 +352,6 @@ async def sla_phase(count: int) -> None:
             events = await services.db.write(lambda conn: _load(conn, histories, group, customer))
             print(f"SLA: {count} open tickets, {events} history rows loaded in "
                   f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-            scheduler = services.sla
-            assert scheduler is not None
             started, cpu = time.perf_counter(), time.process_time()
             await scheduler.reload()
             print(f"  reload (read, replay, store every clock): "

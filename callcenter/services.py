@@ -90,7 +90,7 @@ class Services:
     customers: CustomerService
     crm: CrmLookup | None = None  # CALLCENTER_CRM_LOOKUP_URL set
     telephony: Telephony | None = None
-    sla: SlaScheduler | None = None  # tickets' SLA clocks; None only before start
+    sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -163,9 +163,10 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        # Started by the server (api.app's lifespan), not by commands; stopped here in any
+        # case, before the bus and the database (stop is idempotent).
         services.sla = SlaScheduler(db, bus, clock, tick_seconds=settings.sla_tick_seconds)
-        await services.sla.start()
-        stack.push_async_callback(services.sla.stop)  # before the bus and database stop
+        stack.push_async_callback(services.sla.stop)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services

@@ -60,6 +60,8 @@ def create_app(
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
             await services.wallboard.start()  # the server's alone: commands need no board
+            if services.sla is not None:
+                await services.sla.start()  # tickets' SLA clocks: the server's alone too
             if freeze_at_start:
                 gc.collect()
                 gc.freeze()
@@ -67,6 +69,8 @@ def create_app(
                 yield
             finally:
                 await services.wallboard.stop()
+                if services.sla is not None:
+                    await services.sla.stop()
 
     app = FastAPI(
         title="Call center",
