@@ -136,7 +136,14 @@ def serve(kind: str, data_dir: Path, port: int) -> None:
 
     from callcenter.api.app import create_app
 
-    if kind == "app":
+    if kind.startswith("app"):
+        if kind == "app-no-sla":  # the same app, its SLA scheduler never started
+            from callcenter.tickets.sla_scheduler import SlaScheduler
+
+            async def idle(self: SlaScheduler) -> None:
+                return None
+
+            SlaScheduler.start = idle  # type: ignore[method-assign]
         app = create_app(settings_for(data_dir), with_pbx=False, freeze_at_start=True)
     else:
         app = bare_app(data_dir)
@@ -246,7 +253,7 @@ class Load:
     """Creates, then changes, tickets on one server: the real app or the bare one."""
 
     def __init__(self, kind: str, group: int, customer: int) -> None:
-        self.prefix = "/api" if kind == "app" else "/bare"
+        self.prefix = "/bare" if kind == "bare" else "/api"
         self.headers: dict[str, str] = {}
         self.ids: list[int] = []
         self.ticket = {"subject": "Router keeps rebooting", "requester_id": customer,
@@ -298,7 +305,7 @@ async def measure(kind: str, data_dir: Path, rate: float, seconds: float) -> lis
             return httpx.AsyncClient(base_url=base, limits=limits, timeout=REQUEST_SECONDS)
 
         async with client() as c:
-            if kind == "app":
+            if kind != "bare":
                 await load.login(c)
             await open_loop(load.create, c, rate, 2.0)  # warm-up
         await idle(base)
@@ -310,21 +317,24 @@ async def measure(kind: str, data_dir: Path, rate: float, seconds: float) -> lis
     return [created, changed]
 
 
-async def http_phase(rate: float, seconds: float) -> None:
+async def http_phase(rate: float, seconds: float, kinds: list[str]) -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-tickets-") as tmp:
-        for kind in ("app", "bare"):
+        for kind in kinds:
             created, changed = await measure(kind, Path(tmp) / kind, rate, seconds)
             results[f"{kind} create"], results[f"{kind} update"] = created, changed
     print(f"HTTP, open loop at {rate:g} requests/s for {seconds:g} s each, SQLite:")
-    print(f"  {'':<14}{'done':>7}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"  {'':<20}{'done':>7}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}")
     for name, r in results.items():
-        print(f"  {name:<14}{r['done']:>7}{r['errors']:>8}{r['rate']:>8.1f}"
+        print(f"  {name:<20}{r['done']:>7}{r['errors']:>8}{r['rate']:>8.1f}"
               f"{r['p50']:>9.2f}{r['p99']:>9.2f}  {r['first_error']}")  # fmt: skip
     for op in ("create", "update"):
-        app, bare = results[f"app {op}"], results[f"bare {op}"]
-        print(f"  {op}: app/bare p50 x{app['p50'] / bare['p50']:.1f}, "
-              f"p99 x{app['p99'] / bare['p99']:.1f}")  # fmt: skip
+        bare = results.get(f"bare {op}")
+        for kind in (k for k in kinds if k != "bare"):
+            app = results[f"{kind} {op}"]
+            if bare is not None:
+                print(f"  {op}: {kind}/bare p50 x{app['p50'] / bare['p50']:.1f}, "
+                      f"p99 x{app['p99'] / bare['p99']:.1f}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------- SLA at 100k
@@ -418,7 +428,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--skip", choices=("http", "sla"), default=None)
-    parser.add_argument("--serve", choices=("app", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--servers", default="app,bare", help="app, app-no-sla (its SLA scheduler off), bare"
+    )
+    parser.add_argument("--serve", choices=("app", "app-no-sla", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -426,7 +439,7 @@ def main() -> None:
         serve(args.serve, args.data_dir, args.port)
         return
     if args.skip != "http":
-        asyncio.run(http_phase(args.rate, args.seconds))
+        asyncio.run(http_phase(args.rate, args.seconds, args.servers.split(",")))
     if args.skip != "sla":
         asyncio.run(sla_phase(args.tickets))
 

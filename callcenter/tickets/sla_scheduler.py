@@ -64,6 +64,7 @@ GROUPS = TicketGroup.__table__  # type: ignore[attr-defined]
 DONE = ("solved", "closed")  # no clock runs; an event (a reopen) evaluates it again
 SYSTEM = Principal.operator("sla", kind="system")
 _SETTLE_SECONDS = 10.0
+_GATHER_SECONDS = 0.05
 _CHUNK = 500  # ids per IN (...): SQLite's bound-parameter limit
 State = Literal["idle", "starting", "running", "stopping", "stopped"]
 Sent = dict[tuple[str, int], list[bool]]  # (metric, cycle) -> [warning sent, breach sent]
@@ -198,6 +199,9 @@ class SlaScheduler:
     async def _work(self) -> None:
         while True:
             await self._wake.wait()
+            # Clocks count minutes: a moment's wait gathers a burst's tickets into one
+            # transaction instead of one each (at 200 requests/s, 20 instead of 200).
+            await asyncio.sleep(_GATHER_SECONDS)
             self._wake.clear()
             ids, self._dirty = self._dirty, set()
             self._working = True
