@@ -355,6 +355,7 @@ async def sla_phase(count: int) -> None:
             scheduler = services.sla
             assert scheduler is not None
             await scheduler.start()  # the server's lifespan does this; here by hand, empty
+            await scheduler.settle()
             store = SlaStore(services.db, services.clock)
             await store.put_calendar("support-cn", CALENDAR)
             await store.put_policy("standard", POLICY)

@@ -102,8 +102,9 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
 
 
 class SlaScheduler:
-    """A long-lived component: `start()` loads the configuration and judges every open
-    ticket, then listens and ticks; `stop()` (idempotent) awaits what it started."""
+    """A long-lived component: `start()` subscribes and starts its tasks, the first of
+    which loads the configuration and judges every open ticket, then events and ticks
+    are handled; `stop()` (idempotent) awaits what it started."""
 
     def __init__(
         self, db: Database, bus: EventBus, clock: Clock, *, tick_seconds: float = 30.0
@@ -149,7 +150,7 @@ class SlaScheduler:
         # Subscribed before the first evaluation: an event arriving meanwhile is handled
         # after it, never lost.
         self._sub = self.bus.subscribe("ticket.", maxsize=10_000)
-        await self.reload()
+        self._working = True  # the first judgement of every open ticket, in `_work`
         self._tasks.spawn(self._listen(), name="sla-events")
         self._tasks.spawn(self._work(), name="sla-evaluate")
         self._tasks.spawn(self._ticking(), name="sla-ticks")
@@ -197,6 +198,16 @@ class SlaScheduler:
                 self._wake.set()
 
     async def _work(self) -> None:
+        # In the background: with 100k open tickets this takes seconds, and the server
+        # should answer meanwhile. Events that arrive are judged right after.
+        try:
+            await self.reload()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sla: judging the open tickets at start failed")
+        finally:
+            self._working = False
         while True:
             await self._wake.wait()
             # Clocks count minutes: a moment's wait gathers a burst's tickets into one
