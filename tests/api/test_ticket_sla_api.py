@@ -159,6 +159,14 @@ def test_pending_pauses_the_clock_and_open_resumes_it(client):
     resumed = clocks(client, tid)["first_response"]
     assert resumed["status"] == "active"
     assert resumed["due_at"] == utc(datetime(2026, 12, 8, 10, 45, tzinfo=CN))
+    # Solving stops the clocks still running: achieved, and no longer refreshed.
+    at(client, datetime(2026, 12, 8, 10, 5, tzinfo=CN))
+    tracked = services(client).sla.tracked
+    patch(client, tid, status="solved")
+    solved = clocks(client, tid)
+    assert solved["resolution"]["status"] == "achieved"
+    assert solved["resolution"]["elapsed_minutes"] == 20  # 15 on Friday, 5 on Tuesday
+    assert services(client).sla.tracked == tracked - 1
 
 
 def test_warning_then_breach_each_once_and_the_breach_escalates(client):
