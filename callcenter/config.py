@@ -150,6 +150,8 @@ class Settings(BaseSettings):
     public_url: str = ""
     portal_link_days: int = Field(default=30, ge=1, le=3650)
     portal_session_minutes: int = Field(default=12 * 60, ge=5)
+    # Tickets' SLA clocks: how often every open ticket is judged again (docs/sla.md).
+    sla_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

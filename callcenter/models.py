@@ -31,6 +31,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.tickets.automation_models",
     "callcenter.webhooks.models",
     "callcenter.tickets.content_models",
+    "callcenter.tickets.sla_models",
 )
 
 

@@ -31,6 +31,7 @@ from callcenter.reports.writer import ReportWriter
 from callcenter.routing.config import load_routing
 from callcenter.routing.service import RoutingService
 from callcenter.tasks import TaskSupervisor
+from callcenter.tickets.sla_scheduler import SlaScheduler
 
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
@@ -100,6 +101,7 @@ class Services:
     webhook_dispatcher: WebhookDispatcher | None = None  # started by the server only
     ticket_automation: TicketAutomation | None = None  # started by the server only
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
+    sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -191,6 +193,10 @@ async def running_services(
         # Stopped before the database closes; started by the server (api.app), not by
         # commands, so a CLI command never delivers webhooks or fires triggers.
         stack.push_async_callback(_stop_automation, services)
+        # Started by the server (api.app's lifespan), not by commands; stopped here in any
+        # case, before the bus and the database (stop is idempotent).
+        services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
+        stack.push_async_callback(services.sla.stop)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services

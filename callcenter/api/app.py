@@ -27,6 +27,7 @@ from callcenter.api.routes import (
     quality,
     reports,
     routing,
+    sla,
     softphone,
     supervise,
     ticket_automation,
@@ -69,6 +70,8 @@ def create_app(
                 assert services.webhook_dispatcher and services.ticket_automation
                 await services.webhook_dispatcher.start()
                 await services.ticket_automation.start()
+            if services.sla is not None:
+                await services.sla.start()  # tickets' SLA clocks: the server's alone too
             if freeze_at_start:
                 gc.collect()
                 gc.freeze()
@@ -76,6 +79,8 @@ def create_app(
                 yield
             finally:
                 await services.wallboard.stop()
+                if services.sla is not None:
+                    await services.sla.stop()
 
     app = FastAPI(
         title="Call center",
@@ -91,5 +96,6 @@ def create_app(
                ws)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
+    app.include_router(sla.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
