@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from callcenter.auth.models import User
 from callcenter.clock import Clock
 from callcenter.db import Database
+from callcenter.events import Event, EventBus
 from callcenter.tickets.automation_models import TicketAutomation, TicketTrigger
 from callcenter.tickets.models import TicketGroup
 from callcenter.tickets.rules import AutomationBody, Condition, SetField, TriggerBody, Webhook
@@ -29,6 +30,9 @@ USERS = User.__table__  # type: ignore[attr-defined]
 HOOKS = WebhookRow.__table__  # type: ignore[attr-defined]
 
 Body = TriggerBody | AutomationBody
+# Published after a rule is saved or deleted: the trigger runner keeps the rules in
+# memory (one read per change, not per ticket event) and drops them on this.
+RULES_CHANGED = "ticket_rules.changed"  # {table}
 
 
 class RuleNotFound(LookupError):
@@ -36,10 +40,18 @@ class RuleNotFound(LookupError):
 
 
 class RuleStore:
-    def __init__(self, db: Database, clock: Clock, table: Table) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, table: Table, bus: EventBus | None = None
+    ) -> None:
+        """`bus`: where a change is announced (RULES_CHANGED); the API's stores have one."""
         self.db = db
         self.clock = clock
         self.table = table
+        self.bus = bus
+
+    async def _changed(self) -> None:
+        if self.bus is not None:
+            await self.bus.publish(Event(RULES_CHANGED, {"table": self.table.name}))
 
     async def listing(self, *, active_only: bool = False) -> list[dict[str, Any]]:
         """In the order they run: by position, then by id."""
@@ -82,7 +94,9 @@ class RuleStore:
             conn.execute(update(table).where(table.c.id == rule_id).values(values))
             return rule_id
 
-        return await self.get(await self.db.write(store))
+        saved = await self.get(await self.db.write(store))
+        await self._changed()
+        return saved
 
     async def delete(self, rule_id: int) -> None:
         def store(conn: Connection) -> None:
@@ -90,6 +104,7 @@ class RuleStore:
                 raise RuleNotFound(rule_id)
 
         await self.db.write(store)
+        await self._changed()
 
 
 def check_references(conn: Connection, body: Body) -> None:
@@ -120,9 +135,9 @@ def public(row: Mapping[Any, Any]) -> dict[str, Any]:
             "actions": row["actions"]}  # fmt: skip
 
 
-def triggers(db: Database, clock: Clock) -> RuleStore:
-    return RuleStore(db, clock, TRIGGERS)
+def triggers(db: Database, clock: Clock, bus: EventBus | None = None) -> RuleStore:
+    return RuleStore(db, clock, TRIGGERS, bus)
 
 
-def automations(db: Database, clock: Clock) -> RuleStore:
-    return RuleStore(db, clock, AUTOMATIONS)
+def automations(db: Database, clock: Clock, bus: EventBus | None = None) -> RuleStore:
+    return RuleStore(db, clock, AUTOMATIONS, bus)

@@ -9,6 +9,12 @@ everything triggers did because of it) and its depth. Triggers are checked in or
 against the ticket as the event left it; every one that holds fires, in order. A
 trigger already in the chain does not fire again, and a chain stops after
 `MAX_CHAIN` rounds, so two triggers that undo each other run once each and stop.
+
+The active triggers are read once and kept until a `ticket_rules.changed` event (the
+API publishes one on every save and delete, from any process sharing the bus). That
+event comes in order with the ticket events on the one subscription, so a ticket
+changed after a rule was saved is checked against the saved rule. With no trigger, an
+event costs no query.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from callcenter.events import Event, EventBus, Subscription
 from callcenter.tasks import TaskSupervisor
 from callcenter.tickets.access import ALL_TICKETS
 from callcenter.tickets.actions import ActionRunner
-from callcenter.tickets.rule_store import RuleStore
+from callcenter.tickets.rule_store import RULES_CHANGED, RuleStore
 from callcenter.tickets.rules import Happening, TriggerBody, matches
 from callcenter.tickets.service import TRACKED, TicketNotFound, TicketService
 
@@ -49,6 +55,7 @@ class TriggerRunner:
         self.state = "idle"
         self._tasks = TaskSupervisor("ticket-triggers", logger=log)
         self._sub: Subscription | None = None
+        self._rules: list[tuple[Mapping[str, Any], TriggerBody]] | None = None  # None: read
 
     def _set_state(self, state: str) -> None:
         log.info("ticket triggers: %s -> %s", self.state, state)
@@ -58,7 +65,7 @@ class TriggerRunner:
         if self.state != "idle":
             return
         # Subscribed before start() returns: an event published right after is not missed.
-        self._sub = self.bus.subscribe("ticket.")
+        self._sub = self.bus.subscribe("ticket.", RULES_CHANGED)
         self._tasks.spawn(self._listen(self._sub), name="ticket-triggers")
         self._set_state("running")
 
@@ -80,10 +87,18 @@ class TriggerRunner:
             except Exception:  # one bad event must not stop every later trigger
                 log.exception("ticket triggers: event %s %s failed", event.type, event.data)
 
+    async def _active(self) -> list[tuple[Mapping[str, Any], TriggerBody]]:
+        if self._rules is None:
+            self._rules = await _read_rules(self.store)
+        return self._rules
+
     async def handle(self, event: Event) -> list[str]:
         """Fire the triggers that hold for `event`; the names of those that fired."""
+        if event.type == RULES_CHANGED:
+            self._rules = None
+            return []
         kind = KINDS.get(event.type)
-        if kind is None:
+        if kind is None or not (rules := await self._active()):
             return []
         cause: Mapping[str, Any] = event.data.get("cause") or {}
         chain = [int(i) for i in cause.get("chain", [])]
@@ -98,17 +113,8 @@ class TriggerRunner:
             return []
         changed = TRACKED if kind == "created" else tuple(event.data.get("fields", ()))
         happening = Happening(ticket, kind, changed)
-        due = []
-        for row in await self.store.listing(active_only=True):
-            if row["id"] in chain:
-                continue
-            try:
-                rule = TriggerBody.model_validate(_body(row))
-            except ValidationError as exc:  # stored by an older version: skip, say so
-                log.error("ticket trigger %r cannot be read, skipped: %s", row["name"], exc)
-                continue
-            if matches(rule.conditions, happening):
-                due.append((row, rule))
+        due = [(row, rule) for row, rule in rules
+               if row["id"] not in chain and matches(rule.conditions, happening)]  # fmt: skip
         if not due:
             return []
         # Every trigger firing now joins the chain before any acts: the events their
@@ -123,6 +129,16 @@ class TriggerRunner:
             )  # fmt: skip
             log.info("ticket %s: trigger %r: %s", ticket["id"], row["name"], "; ".join(done))
         return [str(row["name"]) for row, _ in due]
+
+
+async def _read_rules(store: RuleStore) -> list[tuple[Mapping[str, Any], TriggerBody]]:
+    rules: list[tuple[Mapping[str, Any], TriggerBody]] = []
+    for row in await store.listing(active_only=True):
+        try:
+            rules.append((row, TriggerBody.model_validate(_body(row))))
+        except ValidationError as exc:  # stored by an older version: skip, say so
+            log.error("ticket trigger %r cannot be read, skipped: %s", row["name"], exc)
+    return rules
 
 
 def _body(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -156,3 +156,20 @@ def test_a_chain_of_triggers_stops_after_five_rounds(client):
     eventually(lambda: get_ticket(client, ticket["id"])["tags"], lambda t: t == ["s6"])
     settle(client, 0.5)
     assert get_ticket(client, ticket["id"])["tags"] == ["s6"]  # t6 would be round 6
+
+
+def test_the_runner_keeps_the_rules_and_takes_every_change_of_them(client):
+    """Rules are read once, not per event; a save or a delete reaches the running
+    runner before the next ticket change is judged."""
+    sup = bearer(client, "sup")
+    new_ticket(client)  # the runner reads (no rules) and keeps that
+    rule = _trigger(client, name="tag faults", conditions={"all": [
+        {"field": "type", "op": "is", "value": "fault"}]},
+        actions=[{"type": "add_tags", "tags": ["hardware"]}])  # fmt: skip
+    first = new_ticket(client, type="fault")
+    tagged = eventually(lambda: get_ticket(client, first["id"]), lambda t: t["tags"] != [])
+    assert tagged["tags"] == ["hardware"]
+    assert client.delete(f"/api/ticket-triggers/{rule['id']}", headers=sup).status_code == 204
+    second = new_ticket(client, type="fault")
+    settle(client)
+    assert get_ticket(client, second["id"])["tags"] == []

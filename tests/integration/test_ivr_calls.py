@@ -183,7 +183,9 @@ def settings(asterisk, tmp_path_factory):
     flows = tmp_path_factory.mktemp("flows")
     for name, flow in FLOWS.items():
         (flows / f"{name}.yaml").write_text(json.dumps(flow, ensure_ascii=False))  # JSON is YAML
-    return asterisk.settings.model_copy(update={"http_port": free_port(), "flows_dir": flows})
+    return asterisk.settings.model_copy(
+        update={"http_port": free_port(), "flows_dir": flows, "voicemail_ticket_group": "support"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +260,8 @@ async def test_lookup_fills_variables_from_the_crm(settings, api):
 
 
 async def test_goto_another_flow_after_hours_takes_a_voicemail(settings, asterisk, api, tmp_path):
+    # CALLCENTER_VOICEMAIL_TICKET_GROUP is "support": each message makes a ticket there.
+    assert api.post("/api/ticket-groups", json={"name": "support"}).status_code == 201
     speech = tmp_path / "message.wav"
     subprocess.run(
         ["espeak-ng", "-w", str(speech), "Hello, please call me back about my order."], check=True
@@ -274,11 +278,28 @@ async def test_goto_another_flow_after_hours_takes_a_voicemail(settings, asteris
         samples = array("h", w.readframes(w.getnframes()))
         seconds = w.getnframes() / w.getframerate()
     assert seconds > 1.0 and max(map(abs, samples)) > 2000  # the caller's words, not silence
+    _voicemail_ticket(api, _call, seconds)
 
     report = await place_call(settings, "300", dtmf="5", hold=12)
     _call, events = _path(api, report.inbound_channel_id)
     assert _nodes(events)[:4] == ["welcome", "menu", "other", "jump"]
     assert _nodes(events)[4:6] == ["hours", "message"]  # the other flow, from its start
+
+
+def _voicemail_ticket(api: httpx.Client, call: dict, seconds: float) -> None:
+    """The ticket the message made: the caller's, in support, and the message plays
+    through the call's recording."""
+    deadline = time.monotonic() + 10
+    while not (found := api.get("/api/tickets", params={"q": ""}).json()["items"]):
+        assert time.monotonic() < deadline, "no ticket from the voicemail"
+        time.sleep(0.2)
+    ticket = next(t for t in found if t["call_id"] == call["id"])
+    assert ticket["source"] == "call" and ticket["status"] == "new"
+    assert ticket["requester_id"] == call["customer_id"] is not None
+    assert "/recording" in ticket["description"]
+    audio = api.get(f"/api/calls/{call['id']}/recording")
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    assert len(audio.content) > seconds * 8000  # the message itself (16-bit 8 kHz or more)
 
 
 async def test_speech_menu_understands_a_spoken_phrase(settings, api, tmp_path):

@@ -31,29 +31,29 @@ Admin = Annotated[Principal, Depends(require(Permission.TICKETS_ADMIN))]
 @router.get("/ticket-triggers")
 async def list_triggers(services: ServicesDep, _: Admin) -> list[dict[str, Any]]:
     """In the order they are checked: position, then id."""
-    return await triggers(services.db, services.clock).listing()
+    return await triggers(services.db, services.clock, services.bus).listing()
 
 
 @router.post("/ticket-triggers", status_code=status.HTTP_201_CREATED)
 async def create_trigger(body: TriggerBody, services: ServicesDep, _: Admin) -> dict[str, Any]:
-    return await _done(triggers(services.db, services.clock).save(body))
+    return await _done(triggers(services.db, services.clock, services.bus).save(body))
 
 
 @router.get("/ticket-triggers/{rule_id}")
 async def get_trigger(rule_id: int, services: ServicesDep, _: Admin) -> dict[str, Any]:
-    return await _done(triggers(services.db, services.clock).get(rule_id))
+    return await _done(triggers(services.db, services.clock, services.bus).get(rule_id))
 
 
 @router.put("/ticket-triggers/{rule_id}")
 async def replace_trigger(
     rule_id: int, body: TriggerBody, services: ServicesDep, _: Admin
 ) -> dict[str, Any]:
-    return await _done(triggers(services.db, services.clock).save(body, rule_id))
+    return await _done(triggers(services.db, services.clock, services.bus).save(body, rule_id))
 
 
 @router.delete("/ticket-triggers/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_trigger(rule_id: int, services: ServicesDep, _: Admin) -> Response:
-    await _done(triggers(services.db, services.clock).delete(rule_id))
+    await _done(triggers(services.db, services.clock, services.bus).delete(rule_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -62,31 +62,31 @@ async def delete_trigger(rule_id: int, services: ServicesDep, _: Admin) -> Respo
 
 @router.get("/ticket-automations")
 async def list_automations(services: ServicesDep, _: Admin) -> list[dict[str, Any]]:
-    return await automations(services.db, services.clock).listing()
+    return await automations(services.db, services.clock, services.bus).listing()
 
 
 @router.post("/ticket-automations", status_code=status.HTTP_201_CREATED)
 async def create_automation(
     body: AutomationBody, services: ServicesDep, _: Admin
 ) -> dict[str, Any]:
-    return await _done(automations(services.db, services.clock).save(body))
+    return await _done(automations(services.db, services.clock, services.bus).save(body))
 
 
 @router.get("/ticket-automations/{rule_id}")
 async def get_automation(rule_id: int, services: ServicesDep, _: Admin) -> dict[str, Any]:
-    return await _done(automations(services.db, services.clock).get(rule_id))
+    return await _done(automations(services.db, services.clock, services.bus).get(rule_id))
 
 
 @router.put("/ticket-automations/{rule_id}")
 async def replace_automation(
     rule_id: int, body: AutomationBody, services: ServicesDep, _: Admin
 ) -> dict[str, Any]:
-    return await _done(automations(services.db, services.clock).save(body, rule_id))
+    return await _done(automations(services.db, services.clock, services.bus).save(body, rule_id))
 
 
 @router.delete("/ticket-automations/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_automation(rule_id: int, services: ServicesDep, _: Admin) -> Response:
-    await _done(automations(services.db, services.clock).delete(rule_id))
+    await _done(automations(services.db, services.clock, services.bus).delete(rule_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
