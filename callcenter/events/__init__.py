@@ -7,9 +7,11 @@ code only publishes, transports (websockets, webhooks, metrics) only subscribe.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,6 +77,29 @@ class EventBus(Protocol):
     def subscribe(self, *prefixes: str, maxsize: int = 1000) -> Subscription: ...
 
     async def ping(self) -> bool: ...
+
+
+async def handle_each(
+    subscription: Subscription,
+    handle: Callable[[Event], Awaitable[object]],
+    *,
+    log: logging.Logger,
+    what: str,
+) -> None:
+    """A listener's loop: every event, in order, to `handle`. One that fails is logged
+    and the next is handled, since one bad event must not silence a listener for good;
+    the subscription is closed when the loop ends (cancelled)."""
+    try:
+        while True:
+            event = await subscription.get()
+            try:
+                await handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: event %s %s failed", what, event.type, event.data)
+    finally:
+        subscription.close()
 
 
 def create_bus(settings: Settings) -> EventBus:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.agents.service import AgentNotFound, AgentService
 from callcenter.agents.state import AgentState
-from callcenter.events import Event, EventBus, Subscription
+from callcenter.events import Event, EventBus, handle_each
 from callcenter.monitoring.floor import Floor
 from callcenter.reports.service import Group, ReportService
 from callcenter.routing.model import QueueSpec
@@ -82,7 +82,10 @@ class Wallboard:
             await self._seed(self.history)
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._follow(subscription), name="wallboard-events"),
+            loop.create_task(
+                handle_each(subscription, self._apply, log=log, what="wallboard"),
+                name="wallboard-events",
+            ),
             loop.create_task(self._tick(), name="wallboard-tick"),
         ]
 
@@ -133,16 +136,6 @@ class Wallboard:
         return message
 
     # ---- keeping the floor current ------------------------------------------------------
-
-    async def _follow(self, subscription: Subscription) -> None:
-        try:
-            async for event in subscription:
-                try:
-                    await self._apply(event)
-                except Exception:
-                    log.exception("wallboard could not count %s", event.type)
-        finally:
-            subscription.close()
 
     async def _apply(self, event: Event) -> None:
         if event.type == "agent.state":

@@ -19,7 +19,6 @@ event costs no query.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from callcenter.auth.permissions import Principal
-from callcenter.events import Event, EventBus, Subscription
+from callcenter.events import Event, EventBus, Subscription, handle_each
 from callcenter.tasks import TaskSupervisor
 from callcenter.tickets.access import ALL_TICKETS
 from callcenter.tickets.actions import ActionRunner
@@ -66,7 +65,8 @@ class TriggerRunner:
             return
         # Subscribed before start() returns: an event published right after is not missed.
         self._sub = self.bus.subscribe("ticket.", RULES_CHANGED)
-        self._tasks.spawn(self._listen(self._sub), name="ticket-triggers")
+        listening = handle_each(self._sub, self.handle, log=log, what="ticket triggers")
+        self._tasks.spawn(listening, name="ticket-triggers")
         self._set_state("running")
 
     async def stop(self) -> None:
@@ -76,16 +76,6 @@ class TriggerRunner:
         if self._sub is not None:
             self._sub.close()
         await self._tasks.stop()
-
-    async def _listen(self, sub: Subscription) -> None:
-        while True:
-            event = await sub.get()
-            try:
-                await self.handle(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad event must not stop every later trigger
-                log.exception("ticket triggers: event %s %s failed", event.type, event.data)
 
     async def _active(self) -> list[tuple[Mapping[str, Any], TriggerBody]]:
         if self._rules is None:

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from callcenter.calls.service import CallNotFound, CallService
-from callcenter.events import Event, EventBus, Subscription
+from callcenter.events import Event, EventBus, handle_each
 from callcenter.tickets.from_call import CallTickets, NoRequester
 from callcenter.tickets.service import FieldError
 
@@ -57,9 +57,8 @@ class VoicemailTickets:
     def start(self) -> None:
         if self._task is None:
             subscription = self.bus.subscribe(VOICEMAIL_STEP)
-            self._task = asyncio.get_running_loop().create_task(
-                self._follow(subscription), name="voicemail-tickets"
-            )
+            listening = handle_each(subscription, self.handle, log=log, what="voicemail tickets")
+            self._task = asyncio.get_running_loop().create_task(listening, name="voicemail-tickets")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -67,19 +66,6 @@ class VoicemailTickets:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-    async def _follow(self, subscription: Subscription) -> None:
-        try:
-            while True:
-                event = await subscription.get()
-                try:
-                    await self.handle(event)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # one bad message must not stop the next ones
-                    log.exception("voicemail ticket for %s failed", event.data.get("call"))
-        finally:
-            subscription.close()
 
     async def handle(self, event: Event) -> dict[str, Any] | None:
         """The ticket this voicemail step made, or None (not ours, nothing recorded,

@@ -22,7 +22,7 @@ import httpx
 
 from callcenter.backoff import Backoff
 from callcenter.clock import Clock
-from callcenter.events import EventBus, Subscription
+from callcenter.events import Event, EventBus, Subscription, handle_each
 from callcenter.tasks import TaskSupervisor
 from callcenter.webhooks import signing
 from callcenter.webhooks.service import DEAD, DELIVERED, WebhookService
@@ -75,7 +75,8 @@ class WebhookDispatcher:
         # Every event passes here (most match no subscription and cost a prefix test);
         # a deep queue rides out bursts, beyond it the bus drops and counts.
         self._sub = self.bus.subscribe(maxsize=10_000)
-        self._tasks.spawn(self._queue_events(self._sub), name="webhooks-queue")
+        queueing = handle_each(self._sub, self._queue, log=log, what="webhooks: queueing")
+        self._tasks.spawn(queueing, name="webhooks-queue")
         self._tasks.spawn(self._send_loop(), name="webhooks-send")
         self._set_state("running")
 
@@ -94,16 +95,9 @@ class WebhookDispatcher:
         """Something was queued (or replayed): look now, not at the next poll."""
         self._wake.set()
 
-    async def _queue_events(self, sub: Subscription) -> None:
-        while True:
-            event = await sub.get()
-            try:
-                if await self.service.from_event(event):
-                    self.wake()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhooks: queueing %s %s failed", event.type, event.id)
+    async def _queue(self, event: Event) -> None:
+        if await self.service.from_event(event):
+            self.wake()
 
     async def _send_loop(self) -> None:
         while True:
