@@ -88,6 +88,12 @@ def require(*perms: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     return dependency
 
 
+def invalid(message: str, *loc: str | int, where: str = "body", code: int = 422) -> HTTPException:
+    """A refused value in the shape of FastAPI's own validation errors, so a client
+    reads one format and a page shows the message at the field `loc` names."""
+    return HTTPException(code, [{"loc": [where, *loc], "msg": message, "type": "value_error"}])
+
+
 def http_error(exc: AuthError) -> HTTPException:
     """The HTTP answer to a domain error; field errors keep pydantic's 422 shape so
     clients parse one format whether the form or the service refused the value."""

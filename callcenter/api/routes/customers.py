@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.api.deps import CurrentPrincipal, ServicesDep, require
+from callcenter.api.deps import CurrentPrincipal, ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.customers import csvio
 from callcenter.customers.access import Scope
@@ -171,9 +171,7 @@ async def _done(work: Awaitable[T]) -> T:
                   "customer_id": exc.customer_id}  # fmt: skip
         raise HTTPException(409, [detail]) from None
     except FieldError as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise invalid(exc.message, exc.field) from None
 
 
 def _uploaded(content_type: str, body: bytes) -> bytes:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.forecast.calls_history import CallsHistory
 from callcenter.forecast.staffing import (
@@ -60,8 +60,7 @@ async def forecast(
 
 
 def _invalid(field: str, message: str) -> HTTPException:
-    """pydantic's 422 shape, so clients read one format for every refused parameter."""
-    return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
+    return invalid(message, field, where="query")
 
 
 def _public(day: StaffingDay, forecasts: ForecastService) -> dict[str, Any]:

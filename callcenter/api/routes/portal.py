@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.mail.desk import MailDesk
 from callcenter.portal.service import BadCode, MailUnavailable, PortalService, TooManyCodes
@@ -139,6 +139,4 @@ async def _done(work: Awaitable[T]) -> T:
     except MailUnavailable:
         raise HTTPException(503, "sign-in by mail is not available here") from None
     except FieldError as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise invalid(exc.message, exc.field) from None

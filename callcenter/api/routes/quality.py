@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from callcenter.agents.service import AgentNotFound
-from callcenter.api.deps import CurrentPrincipal, ServicesDep, require
+from callcenter.api.deps import CurrentPrincipal, ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.calls.service import call_public
 from callcenter.quality.models import Review
@@ -310,5 +310,5 @@ async def _checked(work: Awaitable[T]) -> T:
 
 
 def _unprocessable(loc: tuple[str | int, ...], message: str) -> HTTPException:
-    detail = [{"loc": list(loc), "msg": message, "type": "value_error"}]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+    where, *rest = loc
+    return invalid(message, *rest, where=str(where))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.reports.buckets import Period, Span
 from callcenter.reports.export import to_csv
@@ -33,9 +33,7 @@ def _span(services: ServicesDep, first: date, last: date, by: Period) -> Span:
 
 
 def _invalid(name: str, message: str) -> HTTPException:
-    # The shape of FastAPI's own validation errors: clients parse one format.
-    detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+    return invalid(message, name, where="query")
 
 
 def _wants_csv(request: Request, format_: str | None) -> bool:

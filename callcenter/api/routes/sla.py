@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.api.routes.reports import Format, From, To
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.reports.export import to_csv
@@ -49,9 +49,7 @@ async def _done(work: Awaitable[T]) -> T:
     try:
         return await work
     except ConfigError as exc:
-        detail = [{"loc": ["body", exc.field], "msg": "; ".join(exc.problems),
-                   "type": "value_error"}]  # fmt: skip
-        raise HTTPException(422, detail) from None
+        raise invalid("; ".join(exc.problems), exc.field) from None
     except ConfigNotFound:
         raise HTTPException(404, "not found") from None
     except ConfigInUse as exc:
@@ -181,5 +179,4 @@ def _wants_csv(request: Request, format_: str | None) -> bool:
 
 
 def _invalid(name: str, message: str) -> HTTPException:
-    detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+    return invalid(message, name, where="query")

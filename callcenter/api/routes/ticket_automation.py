@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy import Connection, select
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.tickets.assignment import RuleBody, rule_of, rule_public, store_rule
 from callcenter.tickets.rule_store import RuleNotFound, automations, triggers
@@ -129,6 +129,4 @@ async def _done(work: Awaitable[T]) -> T:
     except GroupNotFound:
         raise HTTPException(404, "group not found") from None
     except FieldError as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise invalid(exc.message, exc.field) from None

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.api.multipart import FormRefused, read_form
 from callcenter.api.routes.tickets import _done
 from callcenter.auth.permissions import Permission, Principal
@@ -132,9 +132,9 @@ async def upload(
     except AttachmentRefused as exc:
         raise _refused(exc) from None
     except FormRefused as exc:
-        raise HTTPException(exc.status, [_field(exc.field, exc.message)]) from None
+        raise invalid(exc.message, exc.field, code=exc.status) from None
     if got.file is None:
-        raise HTTPException(422, [_field("file", "a file is required")])
+        raise invalid("a file is required", "file")
     try:
         fields = {k: v for k, v in got.fields.items() if not (k == "body" and v == "")}
         form = AttachmentForm.model_validate(fields)
@@ -216,7 +216,7 @@ async def merge(ticket_id: int, body: Merge, services: ServicesDep, who: Writer)
 
 def _refused(exc: AttachmentRefused) -> HTTPException:
     code = {"too_large": 413, "wrong_type": 415}.get(exc.reason, 422)
-    return HTTPException(code, [_field("file", exc.message)])
+    return invalid(exc.message, "file", code=code)
 
 
 async def _answer(work: Awaitable[T]) -> T:
@@ -230,8 +230,4 @@ async def _answer(work: Awaitable[T]) -> T:
     except AttachmentRefused as exc:
         raise _refused(exc) from None
     except TypeRefused as exc:
-        raise HTTPException(422, [_field(exc.field, exc.message, exc.path)]) from None
-
-
-def _field(field: str, message: str, path: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"loc": ["body", field, *path], "msg": message, "type": "value_error"}
+        raise invalid(exc.message, exc.field, *exc.path) from None

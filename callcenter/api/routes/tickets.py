@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.tickets.access import TicketScope
 from callcenter.tickets.fields import Members, NewComment, NewGroup, NewTicket, Status, TicketChange
@@ -128,6 +128,4 @@ async def _done(work: Awaitable[T]) -> T:
     except TicketClosed:
         raise HTTPException(409, "the ticket is closed; a closed ticket is final") from None
     except FieldError as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise invalid(exc.message, *exc.loc) from None

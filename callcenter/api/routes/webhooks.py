@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from callcenter.api.deps import ServicesDep, require
+from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.services import Services
 from callcenter.webhooks.service import (
@@ -120,6 +120,4 @@ async def _done(work: Awaitable[T]) -> T:
     except DeliveryNotFound:
         raise HTTPException(404, "no such dead letter") from None
     except WebhookFieldError as exc:
-        raise HTTPException(
-            422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise invalid(exc.message, exc.field) from None
