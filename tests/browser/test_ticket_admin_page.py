@@ -1,0 +1,201 @@
+"""The ticket settings page in a real browser: an admin makes a type with a form field,
+a calendar and a policy, a trigger and a webhook (its secret shown once), and meets the
+API's 422 at the field it names; an agent is refused, by the page and by the API.
+
+Every check reads back through the API: what the page shows was stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import open_as, token
+
+
+def _open(browser: Any, site: str, user: str = "boss", tab: str = "") -> Any:
+    page = open_as(browser, site, "ticket-admin.html", user)
+    page.wait_for_selector("#admin:not([hidden])")
+    if tab:
+        page.click(f"nav.tabs button[data-tab={tab}]")
+        page.wait_for_selector(f"#tab-{tab}:not([hidden])")
+    return page
+
+
+def _get(site: str, path: str, who: str = "boss") -> Any:
+    r = httpx.get(f"{site}{path}", headers=token(site, who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _error_at(page: Any, form: str, loc: str) -> str:
+    """The error shown right after the control whose data-loc is `loc`."""
+    selector = f"{form} [data-loc='{loc}'] + small.error"
+    page.wait_for_selector(selector)
+    assert page.locator(f"{form} [data-loc='{loc}']").evaluate("e => e.classList.contains('invalid')")
+    return str(page.locator(selector).inner_text())
+
+
+def test_an_admin_makes_a_type_with_a_form_and_sees_a_bad_field_at_its_place(site, browser):
+    page = _open(browser, site, tab="types")
+    page.click("#type-new")
+    page.fill("#type-form [name=name]", "warranty")
+    page.fill("#type-form [name=label_en]", "Warranty claim")
+    page.fill("#type-form [name=label_zh]", "保修申请")
+    page.click("#field-add")
+    page.click("#field-add")
+    first, second = page.locator("#type-form .row").nth(0), page.locator("#type-form .row").nth(1)
+    first.locator("[name=key]").fill("model")
+    first.locator("[name=f_label_en]").fill("Model")
+    first.locator("[name=f_label_zh]").fill("型号")
+    first.locator("[name=kind]").select_option("choice")
+    first.locator("[name=required]").check()
+    first.locator("[name=choices]").fill("X1, X2")
+    # The second field's key is not a key: refused, shown at that key, nothing stored.
+    second.locator("[name=key]").fill("serial number")
+    second.locator("[name=f_label_en]").fill("Serial")
+    second.locator("[name=f_label_zh]").fill("序列号")
+    page.click("#type-form button.primary")
+    assert "pattern" in _error_at(page, "#type-form", "form.1.key")
+    assert page.locator("#type-form .error").count() == 1
+    assert "warranty" not in [t["name"] for t in _get(site, "/api/ticket-types?include_inactive=true")]
+
+    second.locator("[name=key]").fill("serial")
+    page.click("#type-form button.primary")
+    page.wait_for_selector("#types-table tr[data-name=warranty]")
+    stored = _get(site, "/api/ticket-types/warranty")
+    assert stored["label_zh"] == "保修申请" and stored["active"] is True
+    assert stored["form"] == [
+        {"key": "model", "label_en": "Model", "label_zh": "型号", "kind": "choice",
+         "required": True, "choices": ["X1", "X2"]},
+        {"key": "serial", "label_en": "Serial", "label_zh": "序列号", "kind": "text",
+         "required": False, "choices": []},
+    ]  # fmt: skip
+
+    page.click("#types-table tr[data-name=warranty] button.toggle")
+    page.wait_for_selector("#types-table tr[data-name=warranty] .badge:not(.on)")
+    assert _get(site, "/api/ticket-types/warranty")["active"] is False
+    page.click("button[data-lang=zh]")
+    assert page.locator("nav.tabs button[data-tab=types]").inner_text() == "类型与表单"
+    assert page.locator("#types-table tr[data-name=warranty] .badge").inner_text() == "停用"
+    page.click("button[data-lang=en]")
+    page.close()
+
+
+def test_an_admin_makes_a_calendar_and_a_policy(site, browser):
+    page = _open(browser, site, tab="sla")
+    page.click("#calendar-new")
+    page.fill("#calendar-form [name=name]", "support-cn")
+    page.fill("#calendar-form [name=timezone]", "Mars/Olympus")
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        page.fill(f"#calendar-form [name=h_{day}]", "09:00-12:00, 13:00-18:00")
+    page.fill("#calendar-form [name=holidays]", "2026-10-01, 2026-10-02")
+    page.fill("#calendar-form [name=special_days]", "2026-09-27: 09:00-18:00")
+    page.click("#calendar-form button.primary")
+    assert "IANA" in _error_at(page, "#calendar-form", "timezone")
+    assert _get(site, "/api/sla/calendars") == []
+
+    page.fill("#calendar-form [name=timezone]", "Asia/Shanghai")
+    page.click("#calendar-form button.primary")
+    page.wait_for_selector("#calendars-table tr[data-name=support-cn]")
+    (calendar,) = _get(site, "/api/sla/calendars")
+    assert calendar["timezone"] == "Asia/Shanghai"
+    assert calendar["hours"]["mon"] == ["09:00-12:00", "13:00-18:00"] and "sat" not in calendar["hours"]
+    assert calendar["holidays"] == ["2026-10-01", "2026-10-02"]
+    assert calendar["special_days"] == {"2026-09-27": ["09:00-18:00"]}
+
+    page.click("#policy-new")
+    page.fill("#policy-form [name=name]", "standard")
+    page.fill("#policy-form [name=position]", "1")
+    page.check("#policy-form input[name=priorities][value=urgent]")
+    page.fill("#policy-form [name=d_first_response]", "60")
+    page.fill("#policy-form [name=d_resolution]", "480")
+    page.click("#target-add")
+    target = page.locator("#policy-form .target").first
+    target.locator("[name=t_priority]").select_option("urgent")
+    target.locator("[name=t_first_response]").fill("15")
+    page.fill("#policy-form [name=warn_value]", "80")
+    page.fill("#policy-form [name=on_breach]", "notify:supervisor, priority:urgent")
+    page.click("#policy-form button.primary")
+    page.wait_for_selector("#policies-table tr[data-name=standard]")
+    (policy,) = _get(site, "/api/sla/policies")
+    assert (policy["calendar"], policy["position"], policy["priorities"]) == ("support-cn", 1, ["urgent"])
+    assert policy["default"] == {"first_response": 60, "resolution": 480}
+    assert policy["targets"] == [{"priority": "urgent", "first_response": 15}]
+    assert policy["warn_before"] == {"percent": 80}
+    assert policy["on_breach"] == ["notify:supervisor", "priority:urgent"]
+    page.close()
+
+
+def test_an_admin_makes_a_trigger_and_orders_the_list(site, browser):
+    page = _open(browser, site, tab="rules")
+    page.click("#trigger-new")
+    page.fill("#trigger-form [name=name]", "Urgent on complaint")
+    page.fill("#trigger-form [name=actions]", '[{"type": "set", "field": "priority", "value": "urgnt"}]')
+    page.click("#trigger-form button.primary")
+    assert "urgent" in _error_at(page, "#trigger-form", "actions")
+    page.fill("#trigger-form [name=actions]", "[{oops")
+    page.click("#trigger-form button.primary")
+    assert "Not valid JSON" in _error_at(page, "#trigger-form", "actions")
+    assert _get(site, "/api/ticket-triggers") == []
+
+    page.fill("#trigger-form [name=actions]", '[{"type": "set", "field": "priority", "value": "urgent"}]')
+    page.click("#trigger-form button.primary")
+    page.wait_for_selector("#triggers-table tbody tr")
+    page.click("#trigger-new")
+    page.fill("#trigger-form [name=name]", "Tag new ones")
+    page.fill("#trigger-form [name=actions]", '[{"type": "add_tags", "tags": ["fresh"]}]')
+    page.click("#trigger-form button.primary")
+    page.wait_for_function("document.querySelectorAll('#triggers-table tbody tr').length === 2")
+    first, second = (t["id"] for t in _get(site, "/api/ticket-triggers"))
+    page.click(f"#triggers-table tr[data-id='{second}'] button.up")
+    page.wait_for_selector(f"#triggers-table tbody tr:first-child[data-id='{second}']")
+    assert [t["id"] for t in _get(site, "/api/ticket-triggers")] == [second, first]
+    page.click(f"#triggers-table tr[data-id='{first}'] button.toggle")
+    page.wait_for_selector(f"#triggers-table tr[data-id='{first}'] .badge:not(.on)")
+    assert _get(site, f"/api/ticket-triggers/{first}")["active"] is False
+    page.close()
+
+
+def test_an_admin_makes_a_webhook_and_sees_its_secret_once(site, browser):
+    page = _open(browser, site, tab="webhooks")
+    page.fill("#webhook-form [name=name]", "crm")
+    page.fill("#webhook-form [name=url]", "ftp://crm.example")
+    page.click("#webhook-form button.primary")
+    assert "http" in _error_at(page, "#webhook-form", "url")
+    page.fill("#webhook-form [name=url]", "http://127.0.0.1:9/hook")
+    page.click("#webhook-form button.primary")
+    page.wait_for_selector("#secret:not([hidden]) code")
+    secret = page.locator("#secret code").inner_text()
+    assert len(secret) >= 16
+    (hook,) = _get(site, "/api/webhooks")
+    assert (hook["name"], hook["event_types"]) == ("crm", ["ticket."]) and "secret" not in hook
+    # Shown once: opening the tab again does not show it.
+    page.click("nav.tabs button[data-tab=groups]")
+    page.click("nav.tabs button[data-tab=webhooks]")
+    page.wait_for_selector(f"#webhooks-table tr[data-id='{hook['id']}']")
+    assert page.locator("#secret").is_hidden() and secret not in page.content()
+    page.click(f"#webhooks-table tr[data-id='{hook['id']}'] button.show-deliveries")
+    page.wait_for_selector("#deliveries h2")
+    page.close()
+
+
+def test_an_agent_is_refused(site, browser):
+    page = open_as(browser, site, "ticket-admin.html", "amy")
+    page.wait_for_selector("#refused:not([hidden])")
+    assert "tickets.admin" in page.locator("#refused").inner_text()
+    assert page.locator("#admin").is_hidden()
+    r = httpx.get(f"{site}/api/ticket-triggers", headers=token(site, "amy"))
+    assert r.status_code == 403
+    r = httpx.post(f"{site}/api/ticket-types", headers=token(site, "amy"),
+                   json={"name": "sneaky", "label_en": "S", "label_zh": "S"})  # fmt: skip
+    assert r.status_code == 403
+    page.close()
+
+
+def test_a_supervisor_sees_the_settings_but_not_webhooks(site, browser):
+    page = _open(browser, site, user="sup", tab="webhooks")
+    page.wait_for_selector("#webhooks-refused")
+    assert "webhooks.admin" in page.locator("#webhooks-refused").inner_text()
+    page.close()
