@@ -22,6 +22,7 @@ export const TEXTS = {
   activate: ["Activate", "启用"],
   deactivate: ["Deactivate", "停用"],
   save: ["Save", "保存"],
+  edit_rule: ["Edit rule", "编辑规则"],
   bad_json: ["Not valid JSON", "不是有效的 JSON"],
   json_help: ["Examples: docs/automation.md", "示例见 docs/automation.md"],
 };
@@ -76,7 +77,7 @@ function bodyOf(rule) {
 function edit(editor, kind, spec, rule, reload) {
   const json = value => JSON.stringify(value, null, 2);
   const form = h("form", {class: "editor panel", id: `${kind}-form`},
-    h("h2", {i18n: rule ? "edit" : spec.create}),
+    h("h2", {i18n: rule ? "edit_rule" : spec.create}),
     field("rule_name", h("input", {name: "name", loc: "name", value: rule?.name ?? "", required: true})),
     field("position", h("input", {type: "number", name: "position", loc: "position", min: 0, value: rule?.position ?? 0})),
     field("active", h("input", {type: "checkbox", name: "active", loc: "active", checked: rule?.active ?? true})),

@@ -37,6 +37,9 @@ export const TEXTS = {
   on_breach: ["On breach (e.g. notify:supervisor, priority:urgent, group:tier2)", "违约时（如 notify:supervisor, priority:urgent, group:tier2）"],
   remove: ["Remove", "删除"],
   hours_word: ["Hours", "工作时间"],
+  tz: ["Time zone", "时区"],
+  edit_calendar: ["Edit calendar", "编辑日历"],
+  edit_policy: ["Edit policy", "编辑策略"],
 };
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
@@ -51,7 +54,7 @@ export async function load(root) {
   const editor = h("div", {id: "sla-editor"});
   const remove = (kind, name) => async () => { await send(`/api/sla/${kind}/${name}`, "DELETE"); await reload(); };
   const calTable = h("table", {id: "calendars-table"},
-    h("thead", {}, h("tr", {}, h("th", {i18n: "cal_name"}), h("th", {i18n: "timezone"}), h("th", {i18n: "hours_word"}), h("th"))),
+    h("thead", {}, h("tr", {}, h("th", {i18n: "cal_name"}), h("th", {i18n: "tz"}), h("th", {i18n: "hours_word"}), h("th"))),
     h("tbody", {}, ...calendars.map(c => h("tr", {"data-name": c.name},
       h("td", {}, c.name), h("td", {}, c.timezone),
       h("td", {}, typeof c.hours === "string" ? c.hours : DAYS.filter(d => c.hours[d]).map(d => `${d} ${c.hours[d].join(", ")}`).join("; ")),
@@ -80,7 +83,7 @@ function editCalendar(editor, cal, reload) {
       h("input", {name: `h_${day}`, size: 24, value: always ? "" : (cal?.hours?.[day] ?? []).join(", ")})));
   }
   const form = h("form", {class: "editor panel", id: "calendar-form"},
-    h("h2", {i18n: cal ? "edit" : "new_calendar"}),
+    h("h2", {i18n: cal ? "edit_calendar" : "new_calendar"}),
     field("cal_name", h("input", {name: "name", loc: "name", value: cal?.name ?? "", disabled: !!cal, required: true})),
     field("timezone", h("input", {name: "timezone", loc: "timezone", value: cal?.timezone ?? "Asia/Shanghai"})),
     field("always_open", h("input", {type: "checkbox", name: "always", checked: always})),
@@ -126,7 +129,7 @@ function editPolicy(editor, pol, calendars, types, reload) {
     ...minutes("t_", t), h("button", {type: "button", i18n: "remove", onclick: event => event.target.closest(".row").remove()})));
   const warn = pol?.warn_before ?? {percent: 80};
   const form = h("form", {class: "editor panel", id: "policy-form"},
-    h("h2", {i18n: pol ? "edit" : "new_policy"}),
+    h("h2", {i18n: pol ? "edit_policy" : "new_policy"}),
     field("cal_name", h("input", {name: "name", loc: "name", value: pol?.name ?? "", disabled: !!pol, required: true})),
     field("position", h("input", {type: "number", name: "position", loc: "position", value: pol?.position ?? 0, min: 0})),
     field("calendar", select(calendars.map(c => [c.name, null, c.name]), pol?.calendar ?? calendars[0]?.name, {name: "calendar", loc: "calendar"})),

@@ -38,9 +38,11 @@ async function start() {
   try { await api("/api/ticket-triggers"); }
   catch (error) {
     if (error.status === 401) { sessionStorage.removeItem("token"); return; }
-    if (error.status === 403) { $("refused").hidden = false; $("login").hidden = true; return; }
+    // Refused: said so, and the login form stays for someone who may.
+    if (error.status === 403) { $("refused").hidden = false; $("admin").hidden = true; return; }
     throw error;
   }
+  $("refused").hidden = true;
   $("login").hidden = true;
   $("admin").hidden = false;
   document.querySelectorAll("nav.tabs button").forEach(b => b.onclick = () => open(b.dataset.tab));
