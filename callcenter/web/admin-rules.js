@@ -1,18 +1,20 @@
 // Tab "Triggers and automations" (docs/automation.md): both lists in the order they
-// run, moved up or down, switched on or off, and edited. Name, position and active are
-// form fields; conditions and actions are edited as JSON, the API's field errors shown
-// at the JSON box they are in, with the path inside it.
+// run, moved up or down, switched on or off, and edited: name, position and active,
+// and conditions and actions row by row (admin-rule-editor.js), the API's field errors
+// shown at the control they name.
+import {TEXTS as EDITOR_TEXTS, actionsEditor, conditionsEditor} from "./admin-rule-editor.js";
 import {field, getJson, h, send, showError} from "./admin-ui.js";
 
 export const TEXTS = {
+  ...EDITOR_TEXTS,
   triggers: ["Triggers (run on ticket events)", "触发器（工单事件发生时执行）"],
   automations: ["Automations (run on time)", "自动化（按时间执行）"],
   rule_name: ["Name", "名称"],
   position: ["Position", "顺序"],
   active: ["Active", "启用"],
   inactive: ["Inactive", "停用"],
-  conditions: ["Conditions (JSON)", "条件（JSON）"],
-  actions: ["Actions (JSON)", "动作（JSON）"],
+  conditions: ["Conditions", "条件"],
+  actions: ["Actions", "动作"],
   new_trigger: ["New trigger", "新建触发器"],
   new_automation: ["New automation", "新建自动化"],
   edit: ["Edit", "编辑"],
@@ -23,8 +25,6 @@ export const TEXTS = {
   deactivate: ["Deactivate", "停用"],
   save: ["Save", "保存"],
   edit_rule: ["Edit rule", "编辑规则"],
-  bad_json: ["Not valid JSON", "不是有效的 JSON"],
-  json_help: ["Examples: docs/automation.md", "示例见 docs/automation.md"],
 };
 const KINDS = {
   trigger: {path: "/api/ticket-triggers", title: "triggers", create: "new_trigger",
@@ -32,7 +32,7 @@ const KINDS = {
             actions: [{type: "set", field: "priority", value: "high"}]},
   automation: {path: "/api/ticket-automations", title: "automations", create: "new_automation",
                conditions: {since: {field: "status", value: "pending", hours: 48}, all: [], any: []},
-               actions: [{type: "set", field: "status", value: "solved"}]},
+               actions: [{type: "set", field: "status", value: "closed"}]},
 };
 
 export async function load(root) {
@@ -74,48 +74,32 @@ function bodyOf(rule) {
           conditions: rule.conditions, actions: rule.actions};
 }
 
-function edit(editor, kind, spec, rule, reload) {
-  const json = value => JSON.stringify(value, null, 2);
+async function edit(editor, kind, spec, rule, reload) {
+  const [groups, webhooks] = await Promise.all([
+    getJson("/api/ticket-groups"), getJson("/api/webhooks").catch(() => null),  // webhooks.admin only
+  ]);
+  const ctx = {groups, webhooks};
+  const conditions = conditionsEditor(rule?.conditions ?? spec.conditions, kind === "automation", ctx);
+  const actions = actionsEditor(rule?.actions ?? spec.actions, ctx);
   const form = h("form", {class: "editor panel", id: `${kind}-form`},
     h("h2", {i18n: rule ? "edit_rule" : spec.create}),
     field("rule_name", h("input", {name: "name", loc: "name", value: rule?.name ?? "", required: true})),
     field("position", h("input", {type: "number", name: "position", loc: "position", min: 0, value: rule?.position ?? 0})),
     field("active", h("input", {type: "checkbox", name: "active", loc: "active", checked: rule?.active ?? true})),
-    h("br"),
-    field("conditions", h("textarea", {name: "conditions", loc: "conditions", rows: 10, value: json(rule?.conditions ?? spec.conditions)})),
-    field("actions", h("textarea", {name: "actions", loc: "actions", rows: 10, value: json(rule?.actions ?? spec.actions)})),
-    h("p", {class: "muted", i18n: "json_help"}),
-    h("div", {}, h("button", {class: "primary", i18n: "save"})),
+    h("h3", {i18n: "conditions"}), conditions.el,
+    h("h3", {i18n: "actions"}), actions.el,
+    h("div", {}, h("button", {class: "primary save", i18n: "save"})),
     h("p", {class: "form-message", role: "alert"}));
   form.onsubmit = async event => {
     event.preventDefault();
     const e = form.elements;
-    const parsed = {};
-    const bad = [];
-    for (const name of ["conditions", "actions"]) {
-      try { parsed[name] = JSON.parse(e[name].value); }
-      catch (err) { bad.push({loc: ["body", name], msg: `${I18n.t("bad_json")}: ${err.message}`}); }
-    }
-    if (bad.length) { showError(form, new ApiError(422, JSON.stringify(bad))); return; }
-    const body = {name: e.name.value.trim(), position: Number(e.position.value || 0), active: e.active.checked, ...parsed};
+    const body = {name: e.name.value.trim(), position: Number(e.position.value || 0), active: e.active.checked,
+                  conditions: conditions.value(), actions: actions.value()};
     try {
       if (rule) await send(`${spec.path}/${rule.id}`, "PUT", body);
       else await send(spec.path, "POST", body);
       await reload();
-    } catch (error) { showError(form, withPath(error)); }
+    } catch (error) { showError(form, error); }
   };
   editor.replaceChildren(form);
-}
-
-// The JSON boxes are one control each: say where inside them the API found the problem.
-function withPath(error) {
-  if (!(error instanceof ApiError) || error.status !== 422) return error;
-  try {
-    const detail = JSON.parse(error.message).map(item => {
-      const [, top, ...rest] = item.loc;
-      const inside = ["conditions", "actions"].includes(top) && rest.length ? `${rest.join(".")}: ` : "";
-      return {...item, msg: inside + item.msg.replace(/^Value error, /, "")};
-    });
-    return new ApiError(422, JSON.stringify(detail));
-  } catch (_) { return error; }
 }

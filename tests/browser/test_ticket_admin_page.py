@@ -140,31 +140,64 @@ def test_an_admin_makes_a_calendar_and_a_policy(site, browser):
 def test_an_admin_makes_a_trigger_and_orders_the_list(site, browser):
     page = _open(browser, site, tab="rules")
     page.click("#trigger-new")
-    page.fill("#trigger-form [name=name]", "Urgent on complaint")
-    set_priority = '[{"type": "set", "field": "priority", "value": "%s"}]'
-    page.fill("#trigger-form [name=actions]", set_priority % "urgnt")
-    page.click("#trigger-form button.primary")
-    assert "urgent" in _error_at(page, "#trigger-form", "actions")
-    page.fill("#trigger-form [name=actions]", "[{oops")
-    page.click("#trigger-form button.primary")
-    assert "Not valid JSON" in _error_at(page, "#trigger-form", "actions")
+    page.fill("#trigger-form [name=name]", "Billing words")
+    # Conditions: the new rule's "event is created", and "subject contains invoice".
+    page.click("#trigger-form [data-loc='conditions.all'] button.add_condition")
+    second = page.locator("#trigger-form .condition").nth(1)
+    second.locator("[name=field]").select_option("subject")
+    second.locator("[name=value]").fill("invoice")
+    # Actions: an email with no subject (refused at that subject), then tags.
+    action = page.locator("#trigger-form .action").first
+    action.locator("[name=type]").select_option("email")
+    action.locator("[name=body]").fill("We got #{id}")
+    page.click("#trigger-form [data-loc='actions'] button.add_action")
+    tags = page.locator("#trigger-form .action").nth(1)
+    tags.locator("[name=type]").select_option("add_tags")
+    tags.locator("[name=tags]").fill("billing, invoice")
+    page.click("#trigger-form button.save")
+    assert "at least 1 character" in _error_at(page, "#trigger-form", "actions.0.email.subject")
     assert _get(site, "/api/ticket-triggers") == []
 
-    page.fill("#trigger-form [name=actions]", set_priority % "urgent")
-    page.click("#trigger-form button.primary")
+    action.locator("[name=subject]").fill("#{id}: we are on it")
+    page.click("#trigger-form button.save")
     page.wait_for_selector("#triggers-table tbody tr")
     page.click("#trigger-new")
     page.fill("#trigger-form [name=name]", "Tag new ones")
-    page.fill("#trigger-form [name=actions]", '[{"type": "add_tags", "tags": ["fresh"]}]')
-    page.click("#trigger-form button.primary")
+    page.locator("#trigger-form .action [name=type]").select_option("add_tags")
+    page.fill("#trigger-form .action [name=tags]", "fresh")
+    page.click("#trigger-form button.save")
     page.wait_for_function("document.querySelectorAll('#triggers-table tbody tr').length === 2")
-    first, second = (t["id"] for t in _get(site, "/api/ticket-triggers"))
+    made = _get(site, "/api/ticket-triggers")
+    assert made[0]["conditions"] == {"all": [
+        {"field": "event", "op": "is", "value": "created"},
+        {"field": "subject", "op": "contains", "value": "invoice"}], "any": []}  # fmt: skip
+    assert made[0]["actions"] == [
+        {"type": "email", "to": "requester", "subject": "#{id}: we are on it",
+         "body": "We got #{id}"},
+        {"type": "add_tags", "tags": ["billing", "invoice"]},
+    ]  # fmt: skip
+    first, second = (t["id"] for t in made)
     page.click(f"#triggers-table tr[data-id='{second}'] button.up")
     page.wait_for_selector(f"#triggers-table tbody tr:first-child[data-id='{second}']")
     assert [t["id"] for t in _get(site, "/api/ticket-triggers")] == [second, first]
     page.click(f"#triggers-table tr[data-id='{first}'] button.toggle")
     page.wait_for_selector(f"#triggers-table tr[data-id='{first}'] .badge:not(.on)")
     assert _get(site, f"/api/ticket-triggers/{first}")["active"] is False
+
+    # An automation: the time condition is a row of its own.
+    page.click("#automation-new")
+    page.fill("#automation-form [name=name]", "Close solved")
+    page.select_option("#automation-form [name=since_field]", "status")
+    page.select_option("#automation-form [data-loc='conditions.since.value']", "solved")
+    page.fill("#automation-form [name=hours]", "0")
+    page.click("#automation-form button.save")
+    _error_at(page, "#automation-form", "conditions.since.hours")
+    page.fill("#automation-form [name=hours]", "168")
+    page.click("#automation-form button.save")
+    page.wait_for_selector("#automations-table tbody tr")
+    (automation,) = _get(site, "/api/ticket-automations")
+    assert automation["conditions"]["since"] == {"field": "status", "value": "solved", "hours": 168}
+    assert automation["actions"] == [{"type": "set", "field": "status", "value": "closed"}]
     page.close()
 
 
