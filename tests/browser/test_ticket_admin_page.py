@@ -80,6 +80,14 @@ def test_an_admin_makes_a_type_with_a_form_and_sees_a_bad_field_at_its_place(sit
          "required": False, "choices": []},
     ]  # fmt: skip
 
+    # Edit: the labels change, the form stays as it was.
+    page.click("#types-table tr[data-name=warranty] button.edit")
+    page.fill("#type-form [name=label_en]", "Warranty")
+    page.click("#type-form button.primary")
+    page.wait_for_selector("#types-table tr[data-name=warranty] td:text-is('Warranty')")
+    edited = _get(site, "/api/ticket-types/warranty")
+    assert edited["label_en"] == "Warranty" and edited["form"] == stored["form"]
+
     page.click("#types-table tr[data-name=warranty] button.toggle")
     page.wait_for_selector("#types-table tr[data-name=warranty] .badge:not(.on)")
     assert _get(site, "/api/ticket-types/warranty")["active"] is False
