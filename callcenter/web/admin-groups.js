@@ -1,6 +1,6 @@
 // Tab "Groups and members": ticket groups, who is in them, and each group's assignment
 // rule (docs/automation.md, "Assignment rules").
-import {clearErrors, field, getJson, h, linesOf, parseLines, select, send, showError} from "./admin-ui.js";
+import {checkbox, clearErrors, field, getJson, h, linesOf, parseLines, select, send, showError} from "./admin-ui.js";
 
 export const TEXTS = {
   groups: ["Ticket groups", "工单组"],
@@ -52,20 +52,24 @@ export async function load(root) {
   root.replaceChildren(h("h2", {i18n: "groups"}), table, form, detail);
 }
 
+// Who can be ticked: active users, and always the group's present members (an inactive
+// one, or all of them when the user list may not be read), so a save never drops
+// someone only because the page did not list them.
+function candidates(group, users) {
+  const out = new Map(users.filter(u => u.is_active)
+    .map(u => [u.id, `${u.display_name || u.username} (${u.role})`]));
+  for (const p of group.people) if (!out.has(p.id)) out.set(p.id, p.name || `#${p.id}`);
+  return [...out];
+}
+
 async function showGroup(detail, group, users, reload) {
   const members = h("form", {class: "editor panel", id: "members"},
     h("h2", {}, `${group.name} — `, h("span", {i18n: "members"})),
-    ...users.filter(u => u.is_active).map(u => field(undefined, h("input", {
-      type: "checkbox", name: "user", value: String(u.id), checked: group.members.includes(u.id),
-    }))),
+    ...candidates(group, users).map(([id, text]) => checkbox(text, {
+      name: "user", value: String(id), checked: group.members.includes(id),
+    })),
     h("div", {}, h("button", {class: "primary", i18n: "save_members"})),
     h("p", {class: "form-message", role: "alert"}));
-  // The people's names as the checkboxes' labels (names are not translated).
-  members.querySelectorAll("label.check").forEach((label, i) => {
-    const u = users.filter(x => x.is_active)[i];
-    label.querySelector("span").textContent = `${u.display_name || u.username} (${u.role})`;
-    label.querySelector("span").removeAttribute("data-i18n");
-  });
   members.onsubmit = async event => {
     event.preventDefault();
     const ids = [...members.querySelectorAll("input[name=user]:checked")].map(i => Number(i.value));

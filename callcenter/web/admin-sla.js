@@ -1,7 +1,7 @@
 // Tab "SLA": business-hours calendars and SLA policies, in the shapes of docs/sla.md.
 // Saving is a PUT by name (create or replace); the engine's own check answers 422
 // naming the body field, shown there.
-import {field, getJson, h, linesOf, parseLines, select, send, showError, words} from "./admin-ui.js";
+import {checkbox, field, getJson, h, linesOf, parseLines, select, send, showError, words} from "./admin-ui.js";
 
 export const TEXTS = {
   calendars: ["Calendars", "工作日历"],
@@ -113,8 +113,7 @@ function editPolicy(editor, pol, calendars, types, reload) {
   const checks = (name, values, chosen, loc) => {
     const box = h("div", {class: "row"});
     box.dataset.loc = loc;
-    for (const v of values) box.append(field(undefined, h("input", {type: "checkbox", name, value: v, checked: chosen.includes(v)})));
-    box.querySelectorAll("label span").forEach((s, i) => { s.textContent = values[i]; });
+    for (const v of values) box.append(checkbox(v, {name, value: v, checked: chosen.includes(v)}));
     return box;
   };
   const minutes = (prefix, targets, loc) => METRICS.map(m => field(m, h("input", {

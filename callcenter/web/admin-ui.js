@@ -25,6 +25,11 @@ export function field(i18n, control) {
   return label;
 }
 
+// A checkbox labelled with text that is data, not translated (a person's, a type's name).
+export function checkbox(text, attrs) {
+  return h("label", {class: "check"}, h("span", {}, text), h("input", {type: "checkbox", ...attrs}));
+}
+
 export function select(options, value, attrs = {}) {
   const el = h("select", attrs);
   for (const [v, key, text] of options) {
