@@ -3,7 +3,7 @@
 // and conditions and actions row by row (admin-rule-editor.js), the API's field errors
 // shown at the control they name.
 import {TEXTS as EDITOR_TEXTS, actionsEditor, conditionsEditor} from "./admin-rule-editor.js";
-import {field, getJson, h, send, showError} from "./admin-ui.js";
+import {confirmed, field, getJson, h, send, showError} from "./admin-ui.js";
 
 export const TEXTS = {
   ...EDITOR_TEXTS,
@@ -64,7 +64,7 @@ async function section(kind, spec, editor, reload) {
                      onclick: async () => { await save(r, {active: !r.active}); await reload(); }}), " ",
         h("button", {class: "edit", i18n: "edit", onclick: () => edit(editor, kind, spec, r, reload)}), " ",
         h("button", {class: "delete", i18n: "delete",
-                     onclick: async () => { await send(`${spec.path}/${r.id}`, "DELETE"); await reload(); }}))))));
+                     onclick: confirmed(async () => { await send(`${spec.path}/${r.id}`, "DELETE"); await reload(); })}))))));
   return [h("h2", {i18n: spec.title}), table,
           h("button", {id: `${kind}-new`, i18n: spec.create, onclick: () => edit(editor, kind, spec, null, reload)})];
 }

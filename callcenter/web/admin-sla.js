@@ -1,7 +1,7 @@
 // Tab "SLA": business-hours calendars and SLA policies, in the shapes of docs/sla.md.
 // Saving is a PUT by name (create or replace); the engine's own check answers 422
 // naming the body field, shown there.
-import {checkbox, field, getJson, h, linesOf, parseLines, select, send, showError, words} from "./admin-ui.js";
+import {checkbox, confirmed, field, getJson, h, linesOf, parseLines, select, send, showError, words} from "./admin-ui.js";
 
 export const TEXTS = {
   calendars: ["Calendars", "工作日历"],
@@ -52,20 +52,20 @@ export async function load(root) {
   ]);
   const reload = () => load(root);
   const editor = h("div", {id: "sla-editor"});
-  const remove = (kind, name) => async () => { await send(`/api/sla/${kind}/${name}`, "DELETE"); await reload(); };
+  const remove = (kind, name) => confirmed(async () => { await send(`/api/sla/${kind}/${name}`, "DELETE"); await reload(); });
   const calTable = h("table", {id: "calendars-table"},
     h("thead", {}, h("tr", {}, h("th", {i18n: "cal_name"}), h("th", {i18n: "tz"}), h("th", {i18n: "hours_word"}), h("th"))),
     h("tbody", {}, ...calendars.map(c => h("tr", {"data-name": c.name},
       h("td", {}, c.name), h("td", {}, c.timezone),
       h("td", {}, typeof c.hours === "string" ? c.hours : DAYS.filter(d => c.hours[d]).map(d => `${d} ${c.hours[d].join(", ")}`).join("; ")),
       h("td", {}, h("button", {i18n: "edit", onclick: () => editCalendar(editor, c, reload)}), " ",
-        h("button", {i18n: "delete", onclick: remove("calendars", c.name)}))))));
+        h("button", {class: "delete", i18n: "delete", onclick: remove("calendars", c.name)}))))));
   const polTable = h("table", {id: "policies-table"},
     h("thead", {}, h("tr", {}, h("th", {i18n: "position"}), h("th", {i18n: "cal_name"}), h("th", {i18n: "calendar"}), h("th"))),
     h("tbody", {}, ...policies.map(p => h("tr", {"data-name": p.name},
       h("td", {}, String(p.position)), h("td", {}, p.name), h("td", {}, p.calendar),
       h("td", {}, h("button", {i18n: "edit", onclick: () => editPolicy(editor, p, calendars, types, reload)}), " ",
-        h("button", {i18n: "delete", onclick: remove("policies", p.name)}))))));
+        h("button", {class: "delete", i18n: "delete", onclick: remove("policies", p.name)}))))));
   root.replaceChildren(
     h("h2", {i18n: "calendars"}), calTable,
     h("button", {id: "calendar-new", i18n: "new_calendar", onclick: () => editCalendar(editor, null, reload)}),

@@ -10,12 +10,35 @@ export function h(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name === "i18n") { el.dataset.i18n = value; el.textContent = I18n.t(value); }
     else if (name === "loc") el.dataset.loc = value;
-    else if (name.startsWith("on")) el[name] = value;
+    else if (name.startsWith("on")) el[name] = reported(value);
     else if (name === "value" || name === "checked" || name === "disabled") el[name] = value;
     else el.setAttribute(name, value === true ? "" : value);
   }
   el.append(...children.filter(c => c !== undefined && c !== null));
   return el;
+}
+
+export const TEXTS = {
+  sure: ["Delete it? This cannot be undone.", "确定删除？此操作无法撤销。"],
+};
+
+// A handler whose failure (a 409 for a calendar in use, a lost session) is said on the
+// page's message line instead of vanishing as an unhandled rejection.
+function reported(handler) {
+  return (...args) => {
+    const done = handler(...args);
+    if (done && typeof done.catch === "function") {
+      done.catch(error => {
+        document.getElementById("message").textContent = `${error.status ?? ""} ${error.message}`.trim();
+      });
+    }
+    return done;
+  };
+}
+
+// `handler` only once the person confirms (deleting).
+export function confirmed(handler) {
+  return (...args) => (confirm(I18n.t("sure")) ? handler(...args) : undefined);
 }
 
 // A labelled input: the label's text translated, the control carrying its body field.

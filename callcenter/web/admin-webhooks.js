@@ -1,7 +1,7 @@
 // Tab "Webhooks" (docs/automation.md, needs webhooks.admin): subscriptions, a new one's
 // secret shown the one time the API answers it, each one's deliveries, and the dead
 // letters with replay one / replay all.
-import {field, getJson, h, send, showError, when, words} from "./admin-ui.js";
+import {confirmed, field, getJson, h, send, showError, when, words} from "./admin-ui.js";
 
 export const TEXTS = {
   webhooks: ["Webhooks", "Webhook"],
@@ -48,7 +48,7 @@ export async function load(root) {
       h("td", {},
         h("button", {class: "show-deliveries", i18n: "deliveries", onclick: () => showDeliveries(detail, w)}), " ",
         h("button", {class: "delete", i18n: "delete",
-                     onclick: async () => { await send(`/api/webhooks/${w.id}`, "DELETE"); await reload(); }}))))));
+                     onclick: confirmed(async () => { await send(`/api/webhooks/${w.id}`, "DELETE"); await reload(); })}))))));
   const form = h("form", {class: "editor panel", id: "webhook-form"},
     h("h2", {i18n: "new_webhook"}),
     field("wh_name", h("input", {name: "name", loc: "name", required: true})),

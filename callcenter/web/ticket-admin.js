@@ -6,6 +6,7 @@ import * as types from "./admin-types.js";
 import * as sla from "./admin-sla.js";
 import * as rules from "./admin-rules.js";
 import * as webhooks from "./admin-webhooks.js";
+import {TEXTS as SHARED} from "./admin-ui.js";
 
 const TABS = {groups, types, sla, rules, webhooks};
 const PAGE = {
@@ -15,8 +16,8 @@ const PAGE = {
 };
 const english = {};
 const chinese = {...PAGE};
-for (const tab of Object.values(TABS)) {
-  for (const [key, [en, zh]] of Object.entries(tab.TEXTS)) { english[key] = en; chinese[key] = zh; }
+for (const texts of [SHARED, ...Object.values(TABS).map(tab => tab.TEXTS)]) {
+  for (const [key, [en, zh]] of Object.entries(texts)) { english[key] = en; chinese[key] = zh; }
 }
 I18n.init(chinese, english);
 

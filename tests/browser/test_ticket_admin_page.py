@@ -142,6 +142,15 @@ def test_an_admin_makes_a_calendar_and_a_policy(site, browser):
     assert policy["targets"] == [{"priority": "urgent", "first_response": 15}]
     assert policy["warn_before"] == {"percent": 80}
     assert policy["on_breach"] == ["notify:supervisor", "priority:urgent"]
+
+    # Deleting asks first; a calendar a policy uses is refused (409), and the page says so.
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#calendars-table tr[data-name=support-cn] button.delete")
+    page.wait_for_function("document.getElementById('message').textContent.startsWith('409')")
+    assert [c["name"] for c in _get(site, "/api/sla/calendars")] == ["support-cn"]
+    page.click("#policies-table tr[data-name=standard] button.delete")
+    page.wait_for_selector("#policies-table tr[data-name=standard]", state="detached")
+    assert _get(site, "/api/sla/policies") == []
     page.close()
 
 
