@@ -17,6 +17,12 @@ I18n.init({
   callbacks: "回拨", new: "新客户", returning: "老客户", anonymous: "匿名", unknown: "未知",
   start: "开始", aht_col: "处理时长", sl_at: "预计服务水平",
   forecast_note: "在线人数只显示当前半小时（暂无排班表）。",
+  tab_sla: "工单 SLA", s_priority: "优先级", s_type: "类型", s_group: "工单组", s_policy: "SLA 策略",
+  c_sla: "SLA 达成率", sla_note: "统计该时间段内创建的工单；仍在目标时间内计时的不计入。",
+  tickets: "工单数", first_response: "首次响应", next_response: "后续响应", resolution: "解决",
+  met: "达成", breached: "超时", median_first: "首次响应中位数（分钟）",
+  low: "低", normal: "普通", high: "高", urgent: "紧急",
+  consultation: "咨询", complaint: "投诉", fault: "故障", other: "其他",
 }, {
   answered: "Answered", abandoned: "Abandoned", overflowed: "Overflowed",
   service_level: "Service level", target: "Target", abandonment: "Abandonment",
@@ -26,6 +32,11 @@ I18n.init({
   returning: "returning", anonymous: "anonymous", unknown: "unknown", start: "Start",
   aht_col: "AHT", sl_at: "Service level",
   forecast_note: "Logged-in agents are shown for the current half hour only (no schedules yet).",
+  tickets: "Tickets", first_response: "First response", next_response: "Next response",
+  resolution: "Resolution", met: "met", breached: "breached",
+  median_first: "Median first response (min)",
+  low: "Low", normal: "Normal", high: "High", urgent: "Urgent",
+  consultation: "Consultation", complaint: "Complaint", fault: "Fault", other: "Other",
 });
 const t = I18n.t;
 const $ = id => document.getElementById(id);
@@ -41,8 +52,13 @@ let last = {};  // what is drawn, redrawn in the other language
 function query(form, extra = {}) {
   const data = Object.fromEntries(new FormData(form));
   delete data.group;
+  delete data.sla_by;
   return new URLSearchParams({...data, ...extra});
 }
+
+const SLA_METRICS = [["first_response", "#2563eb"], ["next_response", "#7c3aed"], ["resolution", "#16a34a"]];
+// The SLA report's `by` is its grouping (priority, type …), not a time step.
+const slaQuery = (extra = {}) => query($("range"), {by: $("range").elements.sla_by.value, ...extra});
 
 // "2026-03-02" -> "03-02"; an hour "2026-03-02T17:00:00+08:00" -> "03-02 17:00".
 const periodLabel = period => period.slice(5, 16).replace("T", " ");
@@ -170,8 +186,39 @@ function drawForecast() {
   }));
 }
 
+async function showSla() {
+  last.sla = await (await api(`/api/reports/sla?${slaQuery()}`)).json();
+  drawSla();
+}
+
+function drawSla() {
+  const {by, rows} = last.sla;
+  const label = row => by === "priority" || by === "type" ? t(row[by]) : row[by];
+  Charts.draw($("chart-sla"), rows.map(label), SLA_METRICS.map(([metric, color]) => ({
+    name: t(metric), color, values: rows.map(row => row[`${metric}_percent_met`] == null ? null
+                                                 : row[`${metric}_percent_met`] / 100),
+  })), {format: percent});
+  const table = $("sla-table");
+  const head = document.createElement("tr");
+  const titles = [t("group_col"), t("tickets"),
+    ...SLA_METRICS.flatMap(([metric]) => [`${t(metric)} ${t("met")}`, `${t(metric)} ${t("breached")}`,
+                                          `${t(metric)} %`]),
+    t("median_first")];
+  head.append(...titles.map(text => Object.assign(document.createElement("th"), {textContent: text})));
+  table.tHead.replaceChildren(head);
+  table.tBodies[0].replaceChildren(...rows.map(row => {
+    const cells = [label(row), row.tickets,
+      ...SLA_METRICS.flatMap(([metric]) => [row[`${metric}_met`], row[`${metric}_breached`],
+        row[`${metric}_percent_met`] == null ? "–" : `${row[`${metric}_percent_met`]}%`]),
+      row.median_first_response_minutes ?? "–"];
+    const tr = document.createElement("tr");
+    tr.append(...cells.map(value => Object.assign(document.createElement("td"), {textContent: value})));
+    return tr;
+  }));
+}
+
 async function show() {
-  const run = {service: showService, customers: showCustomers, forecast: showForecast}[tab];
+  const run = {service: showService, customers: showCustomers, forecast: showForecast, sla: showSla}[tab];
   try {
     $("message").textContent = "";
     await run();
@@ -182,9 +229,10 @@ async function show() {
 
 async function downloadCsv() {
   const form = $("range");
-  const report = tab === "customers" ? "customers" : "service";
-  const extra = report === "service" ? {group: form.elements.group.value, format: "csv"} : {format: "csv"};
-  const response = await api(`/api/reports/${report}?${query(form, extra)}`);
+  const report = {customers: "customers", sla: "sla"}[tab] || "service";
+  const params = report === "sla" ? slaQuery({format: "csv"})
+    : query(form, report === "service" ? {group: form.elements.group.value, format: "csv"} : {format: "csv"});
+  const response = await api(`/api/reports/${report}?${params}`);
   const link = document.createElement("a");
   link.href = URL.createObjectURL(await response.blob());
   link.download = (response.headers.get("content-disposition") || "").split('filename="')[1]?.replace('"', "") || "report.csv";
@@ -196,6 +244,7 @@ function redraw() {
   if (tab === "service" && last.service) drawService();
   if (tab === "customers" && last.customers) drawCustomers();
   if (tab === "forecast" && last.forecast) drawForecast();
+  if (tab === "sla" && last.sla) drawSla();
 }
 
 async function start() {
@@ -226,6 +275,8 @@ document.querySelectorAll("nav.tabs button").forEach(button => button.onclick = 
   document.querySelectorAll("[data-panel]").forEach(panel => panel.hidden = panel.dataset.panel !== tab);
   $("range").hidden = tab === "forecast";
   document.querySelectorAll(".service-only").forEach(el => el.hidden = tab !== "service");
+  document.querySelectorAll(".sla-only").forEach(el => el.hidden = tab !== "sla");
+  document.querySelectorAll(".calls-only").forEach(el => el.hidden = tab === "sla");
   show();
 });
 I18n.onChange(redraw);
