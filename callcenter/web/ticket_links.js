@@ -40,8 +40,7 @@ export function renderLinks(links) {
   el("links").replaceChildren(...links.map(link => {
     const open = make("a", {href: `#ticket=${link.ticket_id}`, textContent: `#${link.ticket_id} ${link.subject}`});
     open.onclick = event => { event.preventDefault(); page.open(link.ticket_id); };
-    const remove = make("button", {type: "button", className: "remove", textContent: "×",
-                                   title: t("remove_link"), disabled: closed});
+    const remove = make("button", {type: "button", className: "remove", textContent: "×", title: t("remove_link")});
     remove.setAttribute("aria-label", `${t("remove_link")} #${link.ticket_id}`);
     remove.onclick = () => act(() => api(`/api/tickets/${page.ticket.id}/links/${link.ticket_id}`, {method: "DELETE"}));
     const li = make("li", {}, make("span", {className: `link-kind ${link.kind}`, textContent: t("lk_" + link.kind)}),
@@ -52,9 +51,10 @@ export function renderLinks(links) {
   el("no-links").hidden = links.length > 0;
   const kind = el("link-kind").value;
   el("link-kind").replaceChildren(...KINDS.map(k => option(k, t("la_" + k), k === kind)));
-  // Only a problem (a ticket with incidents) has incidents to solve.
+  // Only a problem (a ticket with incidents) has incidents to solve. Links describe
+  // tickets, so a closed one still takes them; it cannot be solved or merged any more.
   el("solve-box").hidden = closed || !links.some(link => link.kind === "incident");
-  for (const id of ["link-id", "link-kind", "link-add", "merge-into", "merge"]) el(id).disabled = closed;
+  el("merge-box").hidden = closed;
 }
 
 async function act(work, done = "") {

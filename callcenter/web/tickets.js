@@ -27,7 +27,7 @@ total: "共 {n} 个工单", live: "工单 #{id} 刚刚有更新",
   f_subject: "主题", f_description: "描述", f_type: "类型", f_priority: "优先级", f_status: "状态",
   f_group_id: "处理组", f_assignee_id: "处理人", f_tags: "标签", f_custom_fields: "自定义字段",
   created_it: "创建了工单", nobody: "无", k_call: "通话", k_ticket: "工单", empty: "请先填写内容。",
-  system: "系统", customer_reply: "客户回复", f_link: "关联",
+  system: "系统", customer_reply: "客户回复", linked_it: "关联了", unlinked_it: "取消关联",
 }, ...PARTS.map(part => part.ZH)), Object.assign({
   s_new: "New", s_open: "Open", s_pending: "Pending", s_on_hold: "On hold", s_solved: "Solved",
   s_closed: "Closed", p_low: "Low", p_normal: "Normal", p_high: "High", p_urgent: "Urgent",
@@ -38,7 +38,7 @@ total: "共 {n} 个工单", live: "工单 #{id} 刚刚有更新",
   f_status: "status", f_group_id: "group", f_assignee_id: "assignee", f_tags: "tags",
   f_custom_fields: "custom fields", created_it: "created the ticket", nobody: "nobody",
   k_call: "Call", k_ticket: "Ticket", empty: "Write something first.", system: "system",
-  customer_reply: "Customer's reply", f_link: "link",
+  customer_reply: "Customer's reply", linked_it: "linked", unlinked_it: "unlinked",
 }, ...PARTS.map(part => part.EN)));
 const t = I18n.t;
 
@@ -117,9 +117,10 @@ function renderFilters() {
 
 // Opens overlap (a click, live events, a merge opening its target): the latest wins, so
 // one ticket's parts never land in another's pane.
-let opening = 0;
+let opening = 0, showing = null;  // showing: the ticket last asked for, maybe still loading
 async function openTicket(id) {
   const turn = ++opening;
+  showing = id;
   let ticket;
   try {
     ticket = await json(`/api/tickets/${id}`);
@@ -157,7 +158,7 @@ async function openTicket(id) {
 }
 
 function closeDetail() {
-  state.ticket = page.ticket = null;
+  state.ticket = page.ticket = showing = null;
   el("detail").hidden = true;
   el("nothing").hidden = false;
   renderList();
@@ -213,7 +214,7 @@ function valueText(field, value) {
   if (Array.isArray(value)) return value.join(", ");
   if (typeof value === "object") {
     const entries = Object.entries(value);
-    return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(", ") : t("nobody");
+    return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(", ") : "—";
   }
   const text = String(value);
   return text.length > 60 ? text.slice(0, 57) + "…" : text;
@@ -249,6 +250,7 @@ function renderHistory() {
     }
     const who = item.actor.name || t("system");
     const what = item.field === "status" && item.old === null ? t("created_it")
+      : item.field === "link" ? `${t(item.new ? "linked_it" : "unlinked_it")} ${valueText("link", item.new || item.old)}`
       : `${t("f_" + item.field)}: ${valueText(item.field, item.old)} → ${valueText(item.field, item.new)}`;
     return make("li", {className: "change", textContent: `${fmtTime(item.at)} · ${who} · ${what}`});
   }));
@@ -333,14 +335,17 @@ async function playCall() {
 
 // ---- live -------------------------------------------------------------------------------
 
-let listTimer = null;
+let listTimer = null, detailTimer = null;
 function onEvent(event) {
   if (event.type === "hello" || !event.type.startsWith("ticket.")) return;
   const id = event.data.id;
   state.live = id;
   el("live").textContent = t("live").replace("{id}", id);
   // A merge changes its target too (copies, a note): the target's agent sees them arrive.
-  if (state.ticket && (state.ticket.id === id || state.ticket.id === event.data.into)) openTicket(state.ticket.id);
+  if (showing !== null && (showing === id || showing === event.data.into)) {
+    clearTimeout(detailTimer);  // a reply comes as commented + customer_replied (+ updated): read once
+    detailTimer = setTimeout(() => showing !== null && openTicket(showing), 60);
+  }
   clearTimeout(listTimer);  // a burst of changes reloads the list once
   listTimer = setTimeout(async () => { await loadList(); renderList(id); }, 150);
 }
