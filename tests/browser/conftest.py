@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from callcenter.api.app import create_app
+from callcenter.clock import Clock
 from callcenter.config import Settings
 from tests.support.cli import clean_env, run_cli
 from tests.support.controller import free_port
@@ -67,14 +68,23 @@ def site(running_site: Site) -> str:
 
 
 @pytest.fixture(scope="module")
-def running_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site_clock() -> Clock | None:
+    """The server's clock: the real one. A module that drives time (SLA clocks)
+    overrides this fixture with a FixedClock."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def running_site(
+    tmp_path_factory: pytest.TempPathFactory, site_clock: Clock | None
+) -> Iterator[Site]:
     data = tmp_path_factory.mktemp("site")
     env = clean_env(CALLCENTER_DATA_DIR=str(data))
     for name, role in (("boss", "admin"), ("sup", "supervisor"), ("amy", "agent")):
         created = run_cli(env, "users", "create", name, "--role", role, "--password", PASSWORD)
         assert created.returncode == 0, created.stderr
     settings = Settings(_env_file=None, data_dir=data, http_port=free_port())  # type: ignore[call-arg]
-    app = create_app(settings, with_pbx=False)
+    app = create_app(settings, with_pbx=False, clock=site_clock)
     config = uvicorn.Config(app, port=settings.http_port, log_level="warning")
     server = uvicorn.Server(config)
     site = Site(settings.http_url, app)
