@@ -85,6 +85,21 @@ class TaskSupervisor:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+async def every(
+    seconds: float, work: Callable[[], Awaitable[object]], *, log: logging.Logger, what: str
+) -> None:
+    """Run `work` every `seconds`, for good: a round that fails is logged and the next
+    one comes on time (a timer that died on one bad ticket would go quiet unnoticed)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed", what)
+
+
 @dataclass
 class _Job(Generic[T]):
     coro: Coroutine[Any, Any, T]

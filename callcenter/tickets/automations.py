@@ -25,7 +25,7 @@ from callcenter.auth.models import aware
 from callcenter.auth.permissions import Principal
 from callcenter.clock import Clock
 from callcenter.db import Database
-from callcenter.tasks import TaskSupervisor
+from callcenter.tasks import TaskSupervisor, every
 from callcenter.tickets.access import TICKETS
 from callcenter.tickets.actions import ActionRunner
 from callcenter.tickets.automation_models import TicketAutomationRun
@@ -65,7 +65,8 @@ class AutomationScheduler:
     async def start(self) -> None:
         if self.state != "idle":
             return
-        self._tasks.spawn(self._every_tick(), name="ticket-automations")
+        ticking = every(self.tick_seconds, self.tick, log=log, what="ticket automations: tick")
+        self._tasks.spawn(ticking, name="ticket-automations")
         self._set_state("running")
 
     async def stop(self) -> None:
@@ -73,16 +74,6 @@ class AutomationScheduler:
             return
         self._set_state("stopped")
         await self._tasks.stop()
-
-    async def _every_tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("ticket automations: tick failed")
 
     async def tick(self) -> int:
         """Apply every automation that is due; how many (automation, ticket) runs."""

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from callcenter.auth.permissions import Principal
 from callcenter.events import Event, Subscription
-from callcenter.tasks import TaskSupervisor
+from callcenter.tasks import TaskSupervisor, every
 from callcenter.tickets.access import ALL_TICKETS, TICKETS
 from callcenter.tickets.calendars import Calendar
 from callcenter.tickets.fields import TicketChange
@@ -151,7 +151,8 @@ class SlaScheduler:
         self._working = True  # the first judgement of every open ticket, in `_work`
         self._tasks.spawn(self._listen(), name="sla-events")
         self._tasks.spawn(self._work(), name="sla-evaluate")
-        self._tasks.spawn(self._ticking(), name="sla-ticks")
+        ticking = every(self.tick_seconds, self.tick, log=log, what="sla: tick")
+        self._tasks.spawn(ticking, name="sla-ticks")
         self._set_state("running")
         self._started.set()
 
@@ -222,16 +223,6 @@ class SlaScheduler:
                 log.exception("sla: evaluating tickets %s failed", sorted(ids)[:20])
             finally:
                 self._working = False
-
-    async def _ticking(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("sla: tick failed")
 
     # ------------------------------------------------------------------ configuration
 

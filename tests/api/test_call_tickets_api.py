@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from callcenter.calls.service import NewCall
 from callcenter.clock import FixedClock
 from tests.support.app import app_client, bearer
+from tests.support.tickets import add_groups
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [("sup", "supervisor"), ("amy", "agent"), ("ann", "agent"), ("bob", "agent")]
@@ -23,13 +24,7 @@ USERS = [("sup", "supervisor"), ("amy", "agent"), ("ann", "agent"), ("bob", "age
 def client(tmp_path) -> Iterator[TestClient]:
     """Groups: support (amy, ann) and billing (bob)."""
     with app_client(tmp_path, USERS, FixedClock(START)) as c:
-        sup = bearer(c, "sup")
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, members in (("support", ["amy", "ann"]), ("billing", ["bob"])):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=sup).json()
-            ids = [c.ids[m] for m in members]  # type: ignore[attr-defined]
-            c.put(f"/api/ticket-groups/{group['id']}/members", json={"user_ids": ids}, headers=sup)
-            c.groups[name] = group["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy", "ann"], "billing": ["bob"]})
         yield c
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from callcenter.clock import FixedClock
 from tests.support.app import app_client, bearer
+from tests.support.tickets import add_groups
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [("sup", "supervisor"), ("amy", "agent"), ("bob", "agent")]
@@ -22,12 +23,7 @@ def client(tmp_path) -> Iterator[TestClient]:
     """Groups: support (amy), billing (bob); one customer."""
     with app_client(tmp_path, USERS, FixedClock(START)) as c:
         sup = bearer(c, "sup")
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, member in (("support", "amy"), ("billing", "bob")):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=sup).json()
-            c.put(f"/api/ticket-groups/{group['id']}/members",
-                  json={"user_ids": [c.ids[member]]}, headers=sup)  # type: ignore[attr-defined]  # fmt: skip
-            c.groups[name] = group["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy"], "billing": ["bob"]})
         c.customer = c.post("/api/customers", json={"name": "Li"}, headers=sup).json()["id"]  # type: ignore[attr-defined]
         yield c
 

@@ -17,7 +17,7 @@ from callcenter.mail.outbound import Retry
 from tests.support.app import app_client, bearer
 from tests.support.servers import free_port
 from tests.support.smtp import Smarthost, mail, send, smarthost
-from tests.support.tickets import ticket_events
+from tests.support.tickets import add_groups, ticket_events
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SUPPORT = "support@example.com"
@@ -48,13 +48,7 @@ def client(tmp_path, relay) -> Iterator[TestClient]:
         mail_max_bytes=50_000,
         public_url="https://help.example.com",
     ) as c:
-        sup = bearer(c, "sup")
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, member in (("support", "amy"), ("billing", "bob")):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=sup).json()
-            c.put(f"/api/ticket-groups/{group['id']}/members",
-                  json={"user_ids": [c.ids[member]]}, headers=sup)  # type: ignore[attr-defined]  # fmt: skip
-            c.groups[name] = group["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy"], "billing": ["bob"]})
         c.smtp_port = listen  # type: ignore[attr-defined]
         yield c
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from callcenter.clock import FixedClock
 from callcenter.events import Event
 from tests.support.app import app_client, bearer
+from tests.support.tickets import add_groups
 
 CN = ZoneInfo("Asia/Shanghai")
 FRIDAY = datetime(2026, 12, 4, 17, 30, tzinfo=CN)  # Monday 2026-12-07 is a holiday
@@ -43,12 +44,7 @@ def client(tmp_path) -> Iterator[TestClient]:
     """Groups support (amy) and billing; a customer; the calendar and policy above."""
     with app_client(tmp_path, USERS, FixedClock(FRIDAY.astimezone(UTC))) as c:
         boss = bearer(c, "boss")
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, members in (("support", ["amy"]), ("billing", [])):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=boss).json()
-            ids = [c.ids[m] for m in members]  # type: ignore[attr-defined]
-            c.put(f"/api/ticket-groups/{group['id']}/members", json={"user_ids": ids}, headers=boss)
-            c.groups[name] = group["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy"], "billing": []}, who="boss")
         li = c.post("/api/customers", json={"name": "Li Lei"}, headers=boss)
         c.customer = li.json()["id"]  # type: ignore[attr-defined]
         assert c.put("/api/sla/calendars/cn", json=CALENDAR, headers=boss).status_code == 200

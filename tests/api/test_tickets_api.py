@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from callcenter.calls.service import NewCall
 from callcenter.clock import FixedClock
 from tests.support.app import app_client, bearer
-from tests.support.tickets import ticket_events
+from tests.support.tickets import add_groups, ticket_events
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 USERS = [
@@ -40,18 +40,7 @@ def client(tmp_path) -> Iterator[TestClient]:
     """Groups: support (amy, ann) and billing (bob); one customer, Li."""
     with app_client(tmp_path, USERS, FixedClock(START)) as c:
         sup = bearer(c, "sup")
-        ids = c.ids  # type: ignore[attr-defined]
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, members in (("support", ["amy", "ann"]), ("billing", ["bob"])):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=sup)
-            assert group.status_code == 201, group.text
-            r = c.put(
-                f"/api/ticket-groups/{group.json()['id']}/members",
-                json={"user_ids": [ids[m] for m in members]},
-                headers=sup,
-            )
-            assert r.status_code == 200, r.text
-            c.groups[name] = group.json()["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy", "ann"], "billing": ["bob"]})
         li = c.post(
             "/api/customers", json={"name": "Li Lei", "phones": ["+8613800138000"]}, headers=sup
         )

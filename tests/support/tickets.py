@@ -22,6 +22,20 @@ USERS = [("boss", "admin"), ("sup", "supervisor"), ("amy", "agent"), ("ann", "ag
          ("bob", "agent")]  # fmt: skip
 
 
+def add_groups(client: TestClient, members: dict[str, list[str]], who: str = "sup") -> None:
+    """Ticket groups by name with their members (seeded users' names), made by `who`;
+    `client.groups`: their ids by name."""
+    ids, headers = client.ids, bearer(client, who)  # type: ignore[attr-defined]
+    client.groups = getattr(client, "groups", {})  # type: ignore[attr-defined]
+    for name, names in members.items():
+        group = client.post("/api/ticket-groups", json={"name": name}, headers=headers)
+        assert group.status_code == 201, group.text
+        r = client.put(f"/api/ticket-groups/{group.json()['id']}/members",
+                       json={"user_ids": [ids[m] for m in names]}, headers=headers)  # fmt: skip
+        assert r.status_code == 200, r.text
+        client.groups[name] = group.json()["id"]  # type: ignore[attr-defined]
+
+
 @contextmanager
 def desk(data_dir: Path, clock: FixedClock | None = None, **settings: Any) -> Iterator[TestClient]:
     """Groups support (amy, ann) and billing (bob); customer Li (li@example.com).
@@ -29,16 +43,8 @@ def desk(data_dir: Path, clock: FixedClock | None = None, **settings: Any) -> It
     clock = clock or FixedClock(START)
     with app_client(data_dir, USERS, clock, **settings) as c:
         sup = bearer(c, "sup")
-        ids = c.ids  # type: ignore[attr-defined]
         c.clock = clock  # type: ignore[attr-defined]
-        c.groups = {}  # type: ignore[attr-defined]
-        for name, members in (("support", ["amy", "ann"]), ("billing", ["bob"])):
-            group = c.post("/api/ticket-groups", json={"name": name}, headers=sup)
-            assert group.status_code == 201, group.text
-            r = c.put(f"/api/ticket-groups/{group.json()['id']}/members",
-                      json={"user_ids": [ids[m] for m in members]}, headers=sup)  # fmt: skip
-            assert r.status_code == 200, r.text
-            c.groups[name] = group.json()["id"]  # type: ignore[attr-defined]
+        add_groups(c, {"support": ["amy", "ann"], "billing": ["bob"]})
         li = c.post("/api/customers", json={"name": "Li Lei", "phones": ["+8613800138000"],
                                             "emails": ["li@example.com"]}, headers=sup)  # fmt: skip
         assert li.status_code == 201, li.text
