@@ -8,12 +8,16 @@ a naive datetime with the clock's aware one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import JSON, Column, DateTime, Index, event
 from sqlmodel import Field, SQLModel
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """The same instant as an aware UTC datetime (SQLite returns naive ones)."""
     if value is None:

@@ -11,17 +11,12 @@ or not, on the ticket they came from.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from callcenter.auth.models import aware
 from callcenter.tickets.sla import EventKind, Status, TicketEvent
 
 COMMENT = "comment"  # the history row a comment leaves (tickets.service.COMMENT)
-
-
-def _aware(at: datetime) -> datetime:
-    # SQLite gives back naive datetimes for timezone=True columns; they were stored UTC.
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def history(
@@ -40,7 +35,7 @@ def history(
     first_priority = next((r["old"] for r in rows if r["field"] == "priority"), None)
     events = [
         TicketEvent(
-            _aware(ticket["created_at"]),
+            aware(ticket["created_at"]),
             EventKind.CREATED,
             status=Status.NEW,
             priority=first_priority or ticket["priority"],
@@ -51,7 +46,7 @@ def history(
     for row in rows:
         # Ids give the order; a clock set back (tests, an NTP step) must not make the
         # engine refuse the history, so an earlier time is read as the previous one.
-        field, at = row["field"], max(_aware(row["at"]), last)
+        field, at = row["field"], max(aware(row["at"]), last)
         last = at
         if field == "status":
             if row["old"] is None:
