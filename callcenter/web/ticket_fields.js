@@ -136,8 +136,9 @@ async function save(event) {
     return;
   }
   draft = null;
+  el("fields-state").textContent = "";
+  await page.reload();  // drawn again from what the server stored, then confirmed
   say(t("saved_fields"));
-  await page.reload();
 }
 
 export function bindFields() {
