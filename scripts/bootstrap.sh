@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 purpose="${1:-run}"
 run_pkgs=(mmdebstrap espeak-ng sox graphviz)
-test_pkgs=(redis-server postgresql baresip-core sip-tester docker-compose chromium)
+test_pkgs=(redis-server postgresql baresip-core sip-tester docker-compose chromium pocketsphinx-testdata)
 
 pkgs=("${run_pkgs[@]}")
 if [[ "$purpose" == test ]]; then pkgs+=("${test_pkgs[@]}"); fi

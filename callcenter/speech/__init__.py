@@ -1,0 +1,1 @@
+"""Speech to text for calls: engines, a shared worker pool, transcripts."""
