@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
+    from callcenter.sensitive.service import SensitiveService
     from callcenter.softphone.lines import Softphones
     from callcenter.tickets.automation import TicketAutomation
     from callcenter.tickets.service import TicketService
@@ -102,6 +103,7 @@ class Services:
     ticket_automation: TicketAutomation | None = None  # started by the server only
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
+    sensitive: SensitiveService | None = None  # word lists, check(), alerts; always set
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -197,9 +199,18 @@ async def running_services(
         # case, before the bus and the database (stop is idempotent).
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
+        services.sensitive = _sensitive(services)  # started by the server (api.app)
+        stack.push_async_callback(services.sensitive.stop)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _sensitive(services: Services) -> SensitiveService:
+    """Sensitive-word lists and alerts (docs/sensitive-words.md)."""
+    from callcenter.sensitive.service import SensitiveService
+
+    return SensitiveService(services.db, services.bus, services.clock)
 
 
 def _voicemail_tickets(services: Services) -> VoicemailTickets:

@@ -27,6 +27,7 @@ from callcenter.api.routes import (
     quality,
     reports,
     routing,
+    sensitive,
     sla,
     softphone,
     supervise,
@@ -72,6 +73,8 @@ def create_app(
                 await services.ticket_automation.start()
             if services.sla is not None:
                 await services.sla.start()  # tickets' SLA clocks: the server's alone too
+            if services.sensitive is not None:
+                await services.sensitive.start()  # follows list changes of every process
             if freeze_at_start:
                 gc.collect()
                 gc.freeze()
@@ -81,6 +84,8 @@ def create_app(
                 await services.wallboard.stop()
                 if services.sla is not None:
                     await services.sla.stop()
+                if services.sensitive is not None:
+                    await services.sensitive.stop()
 
     app = FastAPI(
         title="Call center",
@@ -97,5 +102,6 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(sla.router)
+    app.include_router(sensitive.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

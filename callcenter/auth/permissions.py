@@ -35,6 +35,7 @@ class Permission(StrEnum):
     TICKETS_READ_ALL = "tickets.read_all"  # every ticket; else those of one's groups
     TICKETS_ADMIN = "tickets.admin"  # ticket groups and who is in them
     WEBHOOKS_ADMIN = "webhooks.admin"  # webhook subscriptions, deliveries, dead letters
+    SENSITIVE_WORDS_ADMIN = "sensitive_words.admin"  # the sensitive-word lists (敏感词)
 
 
 class Role(StrEnum):

@@ -14,18 +14,23 @@ from callcenter.api.deps import websocket_principal, websocket_subprotocol
 from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.events import Event
+from callcenter.sensitive.service import ALERT
 from callcenter.tickets.audience import MEMBERS_CHANGED, TicketAudience
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 POLICY_VIOLATION = 1008
+SENSITIVE = "sensitive."  # sensitive-word alerts and their acknowledgements
 
 
 def visible_to(principal: Principal, event: Event, tickets: TicketAudience | None = None) -> bool:
     """Supervisors see everything; an agent their own calls, their own state, that
     announcements changed, and the ticket events of their groups and their tickets
-    (`tickets`, kept by the connection)."""
+    (`tickets`, kept by the connection). Sensitive-word alerts quote what was said:
+    only those who may listen to any call (`monitor.listen`) get them."""
+    if event.type.startswith(SENSITIVE):
+        return Permission.MONITOR_LISTEN in principal.permissions
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
     if event.type.startswith(("ticket.", "ticket_group.")):
@@ -73,6 +78,8 @@ async def events(websocket: WebSocket) -> None:
             if tickets is not None:
                 tickets.apply(event)
             if visible_to(principal, event, tickets):
+                if event.type == ALERT and services.sensitive is not None:
+                    event = await services.sensitive.for_screen(event)  # the alert itself
                 return event.to_json()
 
     try:
