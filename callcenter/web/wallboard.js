@@ -279,6 +279,7 @@ function start() {
   document.getElementById("my-phone").value = localStorage.getItem("supervisor-phone") || "";
   connect();
   showAnnouncements();
+  SensitiveAlerts.mount(document.getElementById("sensitive"), {openOnly: true}).catch(() => {});
   setInterval(tick, 1000);
 }
 

@@ -129,6 +129,11 @@ async def list_alerts(
     )
 
 
+@router.get("/sensitive-alerts/{alert_id}")
+async def get_alert(alert_id: int, services: ServicesDep, _: Supervisor) -> dict[str, Any]:
+    return await _done(_sensitive(services).alert(alert_id))
+
+
 @router.post("/sensitive-alerts/{alert_id}/ack")
 async def acknowledge(alert_id: int, services: ServicesDep, who: Supervisor) -> dict[str, Any]:
     return await _done(_sensitive(services).acknowledge(alert_id, who.user_id))
