@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,15 @@ class AlertNotFound(LookupError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """A matcher, the list generation it was built for, and its phrases' severities."""
+
+    generation: int
+    matcher: Matcher
+    severities: dict[int, str]
+
+
 def language_of(tag: str) -> str:
     """'zh-CN', 'zh_cn', 'en-US' -> 'zh', 'en': recognizers and browsers name regions."""
     return tag.replace("_", "-").split("-", 1)[0].lower()
@@ -77,7 +87,7 @@ class SensitiveService:
         self._sub: Subscription | None = None
         self._lock = asyncio.Lock()
         self._generation = 0  # bumped by every change; a matcher is current for one
-        self._matcher: tuple[int, Matcher, dict[int, str]] | None = None  # gen, matcher, severity
+        self._matcher: _Built | None = None
         self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._origin = unique_id()  # this process's changes are applied before publishing
 
@@ -122,20 +132,24 @@ class SensitiveService:
 
     async def matcher(self) -> Matcher:
         """The matcher of the active phrases as they are now (built if they changed)."""
+        return (await self._current()).matcher
+
+    async def _current(self) -> _Built:
         current = self._matcher
-        if current is not None and current[0] == self._generation:
-            return current[1]
+        if current is not None and current.generation == self._generation:
+            return current
         async with self._lock:
             current = self._matcher
-            if current is not None and current[0] == self._generation:
-                return current[1]
+            if current is not None and current.generation == self._generation:
+                return current
             generation = self._generation  # a change from now on makes the next build
             rows = await self.words.listing(active=True)
             phrases = [Phrase(r["id"], r["phrase"], r["language"]) for r in rows]
             matcher = await asyncio.to_thread(Matcher, phrases)  # jieba: not on the loop
-            self._matcher = (generation, matcher, {r["id"]: r["severity"] for r in rows})
+            built = _Built(generation, matcher, {r["id"]: r["severity"] for r in rows})
+            self._matcher = built
             log.info("sensitive words: matcher of %d phrases built", len(phrases))
-            return matcher
+            return built
 
     async def find(self, text: str, language: str) -> list[Match]:
         """Matches of the current lists in `text`, storing nothing (the admin's trial)."""
@@ -158,12 +172,11 @@ class SensitiveService:
         lang = language_of(language)
         if lang not in LANGUAGES:
             return []
-        matcher = await self.matcher()
-        matches = matcher.find(text, lang)
+        current = await self._current()
+        matches = current.matcher.find(text, lang)
         if not matches:
             return matches
-        assert self._matcher is not None
-        severities = self._matcher[2]
+        severities = current.severities
         first: dict[int, Match] = {}
         for m in matches:
             first.setdefault(m.phrase_id, m)

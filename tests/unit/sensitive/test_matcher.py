@@ -133,3 +133,10 @@ def test_latin_words_in_a_chinese_phrase_keep_their_space():
     text = "我的 iPhone Pro 退货了"
     assert found(matcher, text, "zh") == [("iphone pro 退货", "iPhone Pro 退货")]
     assert matcher.find("iphonepro退货", "zh") == []
+
+
+def test_a_phrase_taken_off_the_lists_stops_being_a_word():
+    with_longer = Matcher([Phrase(1, "退款", "zh"), Phrase(2, "我要退款", "zh")])
+    assert [m.phrase for m in with_longer.find("我要退款", "zh")] == ["我要退款", "退款"]
+    without = Matcher([Phrase(1, "退款", "zh")])
+    assert [m.phrase for m in without.find("我要退款", "zh")] == ["退款"]
