@@ -246,8 +246,8 @@ class SensitiveService:
     ) -> list[dict[str, Any]]:
         """Newest first."""
         where = []
-        if since is not None:
-            where.append(ALERTS.c.created_at >= since)
+        if since is not None:  # in UTC: SQLite compares the stored text, offsets dropped
+            where.append(ALERTS.c.created_at >= aware(since))
         if acknowledged is not None:
             column = ALERTS.c.acknowledged_at
             where.append(column.is_not(None) if acknowledged else column.is_(None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -179,6 +180,11 @@ def test_alerts_are_stored_listed_and_acknowledged(client):
     assert [a["ref"] for a in open_ones] == ["seg-2"]
     done = client.get("/api/sensitive-alerts?acknowledged=true", headers=sup).json()
     assert [a["ref"] for a in done] == ["seg-1"]
+    # `since` in any offset: one second before seg-2's alert, in Beijing time.
+    seg2 = datetime.fromisoformat(open_ones[0]["created_at"])
+    since = (seg2 - timedelta(seconds=1)).astimezone(timezone(timedelta(hours=8)))
+    recent = client.get("/api/sensitive-alerts", params={"since": since.isoformat()}, headers=sup)
+    assert [a["ref"] for a in recent.json()] == ["seg-2"]
     later = client.get("/api/sensitive-alerts", params={"since": "2099-01-01T00:00:00Z"},
                        headers=sup)  # fmt: skip
     assert later.status_code == 200 and later.json() == []
