@@ -180,11 +180,14 @@ def test_alerts_are_stored_listed_and_acknowledged(client):
     assert [a["ref"] for a in open_ones] == ["seg-2"]
     done = client.get("/api/sensitive-alerts?acknowledged=true", headers=sup).json()
     assert [a["ref"] for a in done] == ["seg-1"]
-    # `since` in any offset: one second before seg-2's alert, in Beijing time.
-    seg2 = datetime.fromisoformat(open_ones[0]["created_at"])
-    since = (seg2 - timedelta(seconds=1)).astimezone(timezone(timedelta(hours=8)))
-    recent = client.get("/api/sensitive-alerts", params={"since": since.isoformat()}, headers=sup)
-    assert [a["ref"] for a in recent.json()] == ["seg-2"]
+    # `since` (included) in any offset: seg-2's own time, in Beijing time.
+    seg2 = datetime.fromisoformat(open_ones[0]["created_at"]).astimezone(
+        timezone(timedelta(hours=8))
+    )
+    for since, refs in ((seg2, ["seg-2"]), (seg2 + timedelta(microseconds=1), [])):
+        recent = client.get("/api/sensitive-alerts", params={"since": since.isoformat()},
+                            headers=sup)  # fmt: skip
+        assert [a["ref"] for a in recent.json()] == refs
     later = client.get("/api/sensitive-alerts", params={"since": "2099-01-01T00:00:00Z"},
                        headers=sup)  # fmt: skip
     assert later.status_code == 200 and later.json() == []
