@@ -32,6 +32,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.webhooks.models",
     "callcenter.tickets.content_models",
     "callcenter.tickets.sla_models",
+    "callcenter.kb.models",
 )
 
 

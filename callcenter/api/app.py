@@ -22,6 +22,7 @@ from callcenter.api.routes import (
     forecast,
     health,
     ivr,
+    kb,
     mail,
     portal,
     quality,
@@ -97,5 +98,6 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(sla.router)
+    app.include_router(kb.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

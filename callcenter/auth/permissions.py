@@ -35,6 +35,8 @@ class Permission(StrEnum):
     TICKETS_READ_ALL = "tickets.read_all"  # every ticket; else those of one's groups
     TICKETS_ADMIN = "tickets.admin"  # ticket groups and who is in them
     WEBHOOKS_ADMIN = "webhooks.admin"  # webhook subscriptions, deliveries, dead letters
+    KB_READ = "kb.read"  # search and read the knowledge base
+    KB_MANAGE = "kb.manage"  # knowledge-base entries, categories, import
 
 
 class Role(StrEnum):
@@ -52,6 +54,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.EVENTS_SUBSCRIBE,
             Permission.TICKETS_READ,
             Permission.TICKETS_MANAGE,
+            Permission.KB_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -72,6 +75,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.TICKETS_MANAGE,
             Permission.TICKETS_READ_ALL,
             Permission.TICKETS_ADMIN,
+            Permission.KB_READ,
         }
     ),
     # Admin gets every permission, including ones added later, without editing this map.
