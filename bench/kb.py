@@ -39,7 +39,7 @@ from callcenter.services import running_services  # noqa: E402
 from tests.support.kb import ENTRIES_FILE, labelled  # noqa: E402
 
 MODES = ("lexical", "semantic", "hybrid")
-THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7)
 
 
 async def main() -> None:
@@ -97,7 +97,7 @@ async def run(services, kb: KnowledgeBase) -> None:
             right[q.language] += ok
             count[q.language] += 1
             if mode == "hybrid":
-                hybrid_scores.append((hits[0].score if hits else 0.0, ok))
+                hybrid_scores.append((hits[0].confidence if hits else 0.0, ok))
         acc = {k: right[k] / count[k] for k in right}
         total = sum(right.values()) / sum(count.values())
         print(
@@ -107,8 +107,8 @@ async def run(services, kb: KnowledgeBase) -> None:
     off = []
     for q in unknown:
         hits = await kb.answer(q.question, q.language, limit=1)
-        off.append(hits[0].score if hits else 0.0)
-    print("\nhybrid threshold: answered / right when answered / off-topic refused")
+        off.append(hits[0].confidence if hits else 0.0)
+    print("\nhybrid confidence threshold: answered / right when answered / off-topic refused")
     for thr in THRESHOLDS:
         answered = [ok for s, ok in hybrid_scores if s >= thr]
         precision = sum(answered) / len(answered) if answered else 0.0

@@ -96,7 +96,7 @@ class KnowledgeBase:
         mode: Mode = "hybrid",
     ) -> list[Hit]:  # fmt: skip
         """The best entries for `question`, best first, each with its confidence
-        (`Hit.score`). The bot answers with the first only when `confident(hits)`.
+        (`Hit.confidence`). The bot answers with the first only when `confident(hits)`.
         `language` None: the question's own (detect_language)."""
         index = self._index if self._built == self._version and self._index else None
         if index is None:
@@ -111,7 +111,7 @@ class KnowledgeBase:
 
     def confident(self, hits: list[Hit]) -> bool:
         """Whether the bot may answer with hits[0]: below the threshold it hands over."""
-        return bool(hits) and hits[0].score >= self.threshold
+        return bool(hits) and hits[0].confidence >= self.threshold
 
     async def _embed_question(self, question: str) -> Vector:
         assert self.embedder is not None

@@ -13,8 +13,10 @@ Why these choices (docs/knowledge-base.md, "How retrieval works"):
   (the sum of its words' IDF): "how much of what was asked this entry matches".
 - The cosine of a paraphrase and an unrelated sentence sit in a model-specific band
   (e5: about 0.86 and 0.93), so it is stretched to [0, 1] by the model's calibration.
-- Fused = SEMANTIC_WEIGHT x semantic + the rest x lexical; ranking and confidence both
-  use it, so what ranks first is what the threshold judges.
+- Fused = SEMANTIC_WEIGHT x semantic + the rest x lexical ranks the entries.
+- Confidence = fused + MARGIN_WEIGHT x its lead over the runner-up, clipped to [0, 1]:
+  a clear winner is believed sooner than one of two near-equals. On the labelled set
+  (bench/kb.py) this answered as many questions as fused alone with fewer wrong answers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ K1 = 1.2
 B = 0.75
 BODY_WEIGHT = 0.5
 SEMANTIC_WEIGHT = 0.6
+MARGIN_WEIGHT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +52,17 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One entry found for a question. `score` is the fused score in [0, 1] and the
-    confidence the bot compares with the threshold; `lexical` and `semantic` are its
-    parts; `matched` is the entry's question text closest in meaning (else the
-    question)."""
+    """One entry found for a question. `score` is the fused score in [0, 1] that ranks
+    hits; `confidence` is what the bot compares with the threshold (the score and its
+    lead over the others); `lexical` and `semantic` are the score's parts; `matched` is
+    the entry's question text closest in meaning (else the question)."""
 
     entry_id: int
     score: float
+    confidence: float
     lexical: float
     semantic: float
     matched: str
-
-    @property
-    def confidence(self) -> float:
-        return self.score
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,7 @@ class Calibration:
 class Weights:
     body: float = BODY_WEIGHT
     semantic: float = SEMANTIC_WEIGHT
+    margin: float = MARGIN_WEIGHT
 
 
 @dataclass
@@ -225,14 +226,19 @@ class Index:
             if mask is None:
                 return []
             fused = np.where(mask, fused, -1.0)
-        order = np.argsort(-fused, kind="stable")[:limit]
+        ranked = np.argsort(-fused, kind="stable")
+        top = float(fused[ranked[0]])
+        runner_up = max(0.0, float(fused[ranked[1]])) if n > 1 else 0.0
         hits = []
-        for i in order:
+        for i in ranked[:limit]:
             if fused[i] < 0:
                 break
+            score = float(fused[i])
+            lead = score - (runner_up if i == ranked[0] else top)
+            confidence = min(1.0, max(0.0, score + self.weights.margin * max(lead, -score)))
             doc = self.documents[i]
             matched = self._texts[best_text[i]] if best_text[i] >= 0 else doc.questions[0]
-            hits.append(Hit(doc.entry_id, round(float(fused[i]), 4),
+            hits.append(Hit(doc.entry_id, round(score, 4), round(confidence, 4),
                             round(float(lexical[i]), 4), round(float(semantic[i]), 4),
                             matched))  # fmt: skip
         return hits

@@ -206,16 +206,17 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> dict[str, Any]:
     """The best entries for a question, with their scores; `confident` says whether the
-    bot would answer with the first (its score at or above `threshold`)."""
+    bot would answer with the first (its confidence at or above `threshold`)."""
     hits = await knowledge.answer(q, language, limit=limit)
     entries = {e["id"]: e for e in await kb.entries(language=None)} if hits else {}
     return {
         "question": q,
         "threshold": knowledge.threshold,
         "confident": knowledge.confident(hits),
-        "confidence": hits[0].score if hits else 0.0,
+        "confidence": hits[0].confidence if hits else 0.0,
         "hits": [
-            {"entry_id": h.entry_id, "score": h.score, "lexical": h.lexical,
+            {"entry_id": h.entry_id, "score": h.score, "confidence": h.confidence,
+             "lexical": h.lexical,
              "semantic": h.semantic, "matched": h.matched,
              "question": entries[h.entry_id]["question"],
              "answer": entries[h.entry_id]["answer"],
