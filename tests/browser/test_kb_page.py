@@ -5,6 +5,7 @@ reads and searches but gets no editing controls. Checks read back through the AP
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,9 +58,8 @@ def test_an_admin_imports_tries_a_question_and_edits_an_entry(site, browser, tmp
     assert stored[0]["tags"] == ["gift", "shop"]
     page.fill("#try-q", "can i get a voucher as a present for my friend")
     page.click("#try-form button")
-    page.wait_for_function(
-        "document.querySelector('#try-result .hit-question')?.textContent === 'Do you sell gift cards?'"
-    )
+    first_hit = "document.querySelector('#try-result .hit-question')?.textContent"
+    page.wait_for_function(f"{first_hit} === 'Do you sell gift cards?'")
 
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer,language\nQ1,A1,en\nQ2,A2,fr\n", encoding="utf-8")
@@ -71,9 +71,9 @@ def test_an_admin_imports_tries_a_question_and_edits_an_entry(site, browser, tmp
 
     with page.expect_download() as download:
         page.click("button[data-export=md]")
-    path = download.value.path()
     assert download.value.suggested_filename == "knowledge-base.md"
-    assert "## Do you sell gift cards?" in open(path, encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## Do you sell gift cards?" in text
 
 
 def test_an_agent_reads_and_searches_but_cannot_edit(site, browser):

@@ -208,7 +208,8 @@ async def search(
     """The best entries for a question, with their scores; `confident` says whether the
     bot would answer with the first (its confidence at or above `threshold`)."""
     hits = await knowledge.answer(q, language, limit=limit)
-    entries = {e["id"]: e for e in await kb.entries(language=None)} if hits else {}
+    found = await kb.entries(ids=[h.entry_id for h in hits]) if hits else []
+    entries = {e["id"]: e for e in found}
     return {
         "question": q,
         "threshold": knowledge.threshold,
