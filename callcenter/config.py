@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     portal_session_minutes: int = Field(default=12 * 60, ge=5)
     # Tickets' SLA clocks: how often every open ticket is judged again (docs/sla.md).
     sla_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Knowledge base (docs/knowledge-base.md): below this confidence the bot must not
+    # answer; semantic scoring off leaves BM25 alone (no embedding model loaded).
+    kb_answer_threshold: float = Field(default=0.6, ge=0, le=1)
+    kb_semantic: bool = True
+    kb_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod

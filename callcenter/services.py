@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.registry import FlowRegistry
+    from callcenter.kb.knowledge import KnowledgeBase
     from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
@@ -104,6 +105,7 @@ class Services:
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
     sensitive: SensitiveService | None = None  # word lists, check(), alerts; always set
+    kb: KnowledgeBase | None = None  # knowledge-base retrieval; always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -199,11 +201,19 @@ async def running_services(
         # case, before the bus and the database (stop is idempotent).
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
-        services.sensitive = _sensitive(services)  # started by the server (api.app)
-        stack.push_async_callback(services.sensitive.stop)
+        _indexes(services, stack)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _indexes(services: Services, stack: AsyncExitStack) -> None:
+    """The in-memory indexes kept in step by bus events: sensitive words, the knowledge
+    base. Stopped before the bus and the database."""
+    services.sensitive = _sensitive(services)  # started by the server (api.app)
+    stack.push_async_callback(services.sensitive.stop)
+    services.kb = _knowledge(services)
+    stack.push_async_callback(services.kb.stop)
 
 
 def _sensitive(services: Services) -> SensitiveService:
@@ -211,6 +221,20 @@ def _sensitive(services: Services) -> SensitiveService:
     from callcenter.sensitive.service import SensitiveService
 
     return SensitiveService(services.db, services.bus, services.clock)
+
+
+def _knowledge(services: Services) -> KnowledgeBase:
+    """Knowledge-base retrieval, listening for changes; the model loads on first search."""
+    from callcenter.kb.embedding import E5Embedder
+    from callcenter.kb.knowledge import KnowledgeBase
+
+    s = services.settings
+    kb = KnowledgeBase(
+        services.db, services.bus, services.clock,
+        embedder=E5Embedder() if s.kb_semantic else None, threshold=s.kb_answer_threshold,
+    )  # fmt: skip
+    kb.start()
+    return kb
 
 
 def _voicemail_tickets(services: Services) -> VoicemailTickets:

@@ -22,6 +22,7 @@ from callcenter.api.routes import (
     forecast,
     health,
     ivr,
+    kb,
     mail,
     portal,
     quality,
@@ -103,5 +104,6 @@ def create_app(
         app.include_router(module.router)
     app.include_router(sla.router)
     app.include_router(sensitive.router)
+    app.include_router(kb.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

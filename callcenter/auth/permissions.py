@@ -36,6 +36,8 @@ class Permission(StrEnum):
     TICKETS_ADMIN = "tickets.admin"  # ticket groups and who is in them
     WEBHOOKS_ADMIN = "webhooks.admin"  # webhook subscriptions, deliveries, dead letters
     SENSITIVE_WORDS_ADMIN = "sensitive_words.admin"  # the sensitive-word lists (敏感词)
+    KB_READ = "kb.read"  # search and read the knowledge base
+    KB_MANAGE = "kb.manage"  # knowledge-base entries, categories, import
 
 
 class Role(StrEnum):
@@ -53,6 +55,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.EVENTS_SUBSCRIBE,
             Permission.TICKETS_READ,
             Permission.TICKETS_MANAGE,
+            Permission.KB_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -73,6 +76,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.TICKETS_MANAGE,
             Permission.TICKETS_READ_ALL,
             Permission.TICKETS_ADMIN,
+            Permission.KB_READ,
         }
     ),
     # Admin gets every permission, including ones added later, without editing this map.

@@ -14,10 +14,12 @@ P = Permission
 
 def test_role_defaults():
     agent = effective_permissions("agent")
-    assert agent == {P.CALLS_READ_OWN, P.EVENTS_SUBSCRIBE, P.TICKETS_READ, P.TICKETS_MANAGE}
+    assert agent == {P.CALLS_READ_OWN, P.EVENTS_SUBSCRIBE, P.TICKETS_READ, P.TICKETS_MANAGE,
+                     P.KB_READ}  # fmt: skip
     sup = effective_permissions("supervisor")
     assert {P.CALLS_READ_ALL, P.MONITOR_LISTEN, P.MONITOR_BARGE, P.REPORTS_READ} <= sup
     assert P.USERS_READ in sup and P.USERS_MANAGE not in sup and P.AUDIT_READ not in sup
+    assert P.KB_READ in sup and P.KB_MANAGE not in sup
     assert effective_permissions("admin") == ALL_PERMISSIONS == frozenset(Permission)
     assert set(ROLE_PERMISSIONS) == set(Role)
 
