@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     kb_answer_threshold: float = Field(default=0.6, ge=0, le=1)
     kb_semantic: bool = True
     kb_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # The bot (docs/bot.md): hand over after this many failed turns in a row (0: at the
+    # first question the KB cannot answer); from this confidence up to the KB threshold
+    # it offers "did you mean" instead of giving up.
+    bot_max_failed_turns: int = Field(default=2, ge=0, le=20)
+    bot_suggest_threshold: float = Field(default=0.4, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

@@ -34,6 +34,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.tickets.sla_models",
     "callcenter.sensitive.models",
     "callcenter.kb.models",
+    "callcenter.bot.models",
 )
 
 

@@ -35,6 +35,7 @@ from callcenter.tickets.sla_scheduler import SlaScheduler
 
 if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
+    from callcenter.bot.service import BotServices
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.ivr.registry import FlowRegistry
@@ -106,6 +107,7 @@ class Services:
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
     sensitive: SensitiveService | None = None  # word lists, check(), alerts; always set
     kb: KnowledgeBase | None = None  # knowledge-base retrieval; always set by running_services
+    bot: BotServices | None = None  # the bot, its learning, canned responses; always set
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -214,6 +216,14 @@ def _indexes(services: Services, stack: AsyncExitStack) -> None:
     stack.push_async_callback(services.sensitive.stop)
     services.kb = _knowledge(services)
     stack.push_async_callback(services.kb.stop)
+    services.bot = _bot(services)
+
+
+def _bot(services: Services) -> BotServices:
+    """The bot over the knowledge base, and canned responses (docs/bot.md)."""
+    from callcenter.bot.service import bot_services
+
+    return bot_services(services)
 
 
 def _sensitive(services: Services) -> SensitiveService:

@@ -16,8 +16,10 @@ from callcenter.api.routes import (
     announcements,
     audit,
     auth,
+    bot,
     call_tickets,
     calls,
+    canned_responses,
     customers,
     forecast,
     health,
@@ -105,5 +107,7 @@ def create_app(
     app.include_router(sla.router)
     app.include_router(sensitive.router)
     app.include_router(kb.router)
+    app.include_router(bot.router)
+    app.include_router(canned_responses.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

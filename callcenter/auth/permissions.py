@@ -38,6 +38,7 @@ class Permission(StrEnum):
     SENSITIVE_WORDS_ADMIN = "sensitive_words.admin"  # the sensitive-word lists (敏感词)
     KB_READ = "kb.read"  # search and read the knowledge base
     KB_MANAGE = "kb.manage"  # knowledge-base entries, categories, import
+    CANNED_RESPONSES_MANAGE = "canned_responses.manage"  # the team's canned responses
 
 
 class Role(StrEnum):

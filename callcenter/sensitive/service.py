@@ -155,6 +155,13 @@ class SensitiveService:
         """Matches of the current lists in `text`, storing nothing (the admin's trial)."""
         return (await self.matcher()).find(text, language_of(language))
 
+    async def severities(self, text: str, language: str) -> set[str]:
+        """The severities of the phrases in `text`, storing nothing (the bot hands a
+        visitor who writes a critical one to a person)."""
+        current = await self._current()
+        found = current.matcher.find(text, language_of(language))
+        return {current.severities.get(m.phrase_id, "warn") for m in found}
+
     async def check(
         self,
         source: str,
