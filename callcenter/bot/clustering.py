@@ -22,7 +22,7 @@ Matrix = npt.NDArray[np.float64]
 
 # Calibrated cosine: e5 paraphrases sit around 0.9 and more, unrelated questions of one
 # shop under 0.5 (checked by tests/unit/bot/test_clustering.py with the real model).
-SEMANTIC_THRESHOLD = 0.55
+SEMANTIC_THRESHOLD = 0.5
 LEXICAL_THRESHOLD = 0.3
 
 

@@ -70,6 +70,17 @@ class BotLearning:
             conversation_id=question.conversation_id, suggestion_id=None,
             created_at=now)))  # fmt: skip
 
+    async def unanswered(
+        self, *, conversation_id: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The questions stored, newest first (of one conversation when given)."""
+        query = select(UNANSWERED).order_by(UNANSWERED.c.id.desc()).limit(limit)
+        if conversation_id is not None:
+            query = query.where(UNANSWERED.c.conversation_id == conversation_id)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [{**r, "created_at": aware(r["created_at"])} for r in rows]
+
     # ---- the clustering job -------------------------------------------------------
 
     async def cluster(self) -> int:

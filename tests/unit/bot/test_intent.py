@@ -35,8 +35,9 @@ def test_greetings(text):
     assert is_greeting(text)
 
 
-@pytest.mark.parametrize("text", ["你好，我的快递呢", "hi, where is my refund?", "hello kitty phone case",
-                                  "", "？"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text", ["你好，我的快递呢", "hi, where is my refund?", "hello kitty phone case", "", "？"]
+)
 def test_a_greeting_with_a_question_is_a_question(text):
     assert not is_greeting(text)
 
