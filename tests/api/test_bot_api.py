@@ -192,3 +192,14 @@ def test_an_agents_reply_becomes_a_draft_and_an_admins_an_entry(client):
         "/api/kb/from-reply", json={**body, "answer": ""}, headers=bearer(client, "amy")
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "answer"]
+
+
+def test_a_critical_sensitive_phrase_hands_over_a_warning_does_not(client):
+    adm = bearer(client, "adm")
+    for phrase, severity in (("律师函", "critical"), ("退款", "warn")):
+        word = {"phrase": phrase, "language": "zh", "severity": severity}
+        r = client.post("/api/sensitive-words", json=word, headers=adm)
+        assert r.status_code == 201, r.text
+    reply = _try(client, "再不退钱我就发律师函")
+    assert (reply["kind"], reply["handoff_reason"]) == ("handoff", "sensitive")
+    assert _try(client, "退的款几天能到银行卡")["kind"] == "answer"
