@@ -130,6 +130,17 @@ class Bot:
                                  _confidence(decision.hit))  # fmt: skip
         return self._unanswered(language, decision.failed_turns, decision.hit)
 
+    async def choose(self, conversation: BotContext, entry_id: int) -> BotReply:
+        """The visitor clicked a "did you mean" suggestion: answer with that entry, not
+        with whatever its question text would match (it may even read as a request for
+        a person, as "人工客服怎么联系？" does)."""
+        found = await self.entries([entry_id])
+        entry = found.get(entry_id)
+        language = conversation.language or (entry["language"] if entry else "zh")
+        if entry is None:  # deleted or deactivated since it was offered
+            return self._unanswered(language, conversation.failed_turns + 1, None)
+        return BotReply("answer", entry["answer"], language, 0, entry_id=entry_id, confidence=1.0)
+
     def _unanswered(self, language: str, failed: int, best: Hit | None) -> BotReply:
         if failed >= self.policy.max_failed_turns:
             reason: HandoffReason = (

@@ -102,6 +102,12 @@ def test_a_middling_question_offers_did_you_mean(client):
     offered = [s["question"] for s in reply["suggestions"]]
     assert "人工客服怎么联系？服务时间是？" in offered
     assert all(f"- {q}" in reply["text"] for q in offered)
+    # Clicked: answered with that entry, though its text reads as a request for a person.
+    chosen = reply["suggestions"][offered.index("人工客服怎么联系？服务时间是？")]
+    picked = _try(client, chosen["question"], entry_id=chosen["entry_id"])
+    assert (picked["kind"], picked["entry_id"]) == ("answer", chosen["entry_id"])
+    gone = _try(client, "x", entry_id=99999, failed_turns=0)
+    assert (gone["kind"], gone["failed_turns"]) == ("clarify", 1)
 
 
 def test_trying_needs_kb_manage_and_stores_nothing(client):

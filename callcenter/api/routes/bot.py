@@ -43,6 +43,8 @@ class TryTurn(BaseModel):
     text: str = Field(min_length=1, max_length=500)
     language: str | None = Field(default=None, pattern="^(zh|en)$")
     failed_turns: int = Field(default=0, ge=0, le=100)
+    # A "did you mean" suggestion clicked: the bot answers with this entry.
+    entry_id: int | None = None
 
 
 class Accept(BaseModel):
@@ -78,10 +80,14 @@ async def _answer(work: Awaitable[T]) -> T:
 
 @router.post("/api/bot/try")
 async def try_turn(body: TryTurn, bot: BotDep, _: Manager) -> dict[str, Any]:
-    """What the bot would reply to `text` in a conversation with `failed_turns` so far;
-    nothing is stored (the question does not reach the suggestions)."""
+    """What the bot would reply to `text` in a conversation with `failed_turns` so far
+    (with `entry_id`: to the visitor clicking that suggestion); nothing is stored (the
+    question does not reach the suggestions)."""
     context = BotContext(language=body.language, failed_turns=body.failed_turns)
-    reply = await bot.bot.turn(context, body.text, learn=False)
+    if body.entry_id is not None:
+        reply = await bot.bot.choose(context, body.entry_id)
+    else:
+        reply = await bot.bot.turn(context, body.text, learn=False)
     return reply.as_dict()
 
 
