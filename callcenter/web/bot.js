@@ -18,7 +18,10 @@ const CHINESE = {
   accepted: "已创建条目 #{id}", dismissed: "已忽略", none_open: "暂无待处理的问题", saved: "已保存",
   personal: "个人", team: "团队", confirm_delete: "删除这条快捷回复？",
   reason_asked_for_human: "访客要求人工", reason_low_confidence: "置信度低", reason_failed_turns: "多次未解决",
-  reason_sensitive: "敏感内容",
+  reason_sensitive: "敏感内容", propose_title: "把好的回复变成知识库文章",
+  propose_help: "客户常问的问题和解决它的回复。没有 kb.manage 权限时保存为未启用的草稿（标签 from-reply），由管理员审核。",
+  f_question: "问题", f_reply: "回复（Markdown）", propose_go: "提交", proposed_draft: "已保存为草稿 #{id}，等待管理员审核",
+  proposed_active: "已创建条目 #{id}，机器人立即可用",
 };
 const ENGLISH = {
   kind_answer: "answer", kind_clarify: "clarify", kind_handoff: "hand-off", kind_greeting: "greeting",
@@ -28,6 +31,8 @@ const ENGLISH = {
   saved: "Saved", personal: "personal", team: "team", confirm_delete: "Delete this canned response?",
   reason_asked_for_human: "the visitor asked for a person", reason_low_confidence: "low confidence",
   reason_failed_turns: "too many failed turns", reason_sensitive: "sensitive content",
+  proposed_draft: "Saved as draft #{id}, waiting for an admin's review",
+  proposed_active: "Entry #{id} created; the bot answers with it now",
 };
 I18n.init(CHINESE, ENGLISH);
 
@@ -189,6 +194,22 @@ async function deleteCanned() {
   await loadCanned();
 }
 
+// ---- a good reply as an article ---------------------------------------------------------
+
+async function propose(event) {
+  event.preventDefault();
+  const form = $("propose-form");
+  const out = $("propose-result");
+  try {
+    const r = await api("/api/kb/from-reply", {method: "POST", body: {
+      question: form.elements.question.value.trim(), answer: form.elements.answer.value}});
+    const entry = await r.json();
+    out.className = "ok";
+    out.textContent = t(entry.active ? "proposed_active" : "proposed_draft").replace("{id}", entry.id);
+    form.reset();
+  } catch (error) { out.className = "error"; out.textContent = refusal(error); }
+}
+
 async function start() {
   try {
     me = await (await api("/api/auth/me")).json();
@@ -200,6 +221,9 @@ async function start() {
   $("login").hidden = true;
   $("bot").hidden = false;
   document.querySelectorAll(".manage").forEach(node => { node.hidden = !canManage; });
+  const canRead = canManage || me.permissions.includes("kb.read");
+  document.querySelectorAll(".reader").forEach(node => { node.hidden = !canRead; });
+  $("propose-form").onsubmit = propose;
   $("chat-form").onsubmit = event => {
     event.preventDefault();
     const text = $("chat-text").value.trim();

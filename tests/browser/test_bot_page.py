@@ -107,6 +107,13 @@ def test_an_agent_keeps_personal_responses_and_only_reads_the_teams(site, browse
     page.fill("#canned-q", "")
     page.locator("#canned-table tbody tr", has_text="/hello").click()
     assert page.locator("#canned-save").is_hidden()
+    page.fill("#propose-form [name=question]", "能寄到香港吗")
+    page.fill("#propose-form [name=answer]", "可以，**顺丰**寄送，3–5 天。")
+    page.click("#propose-form button")
+    page.wait_for_selector("#propose-result.ok")
+    assert "draft" in page.inner_text("#propose-result")
+    drafts = httpx.get(f"{site}/api/kb/entries", params={"q": "香港"}, headers=headers).json()
+    assert [(d["active"], d["tags"]) for d in drafts] == [(False, ["from-reply"])]
     mine = httpx.get(f"{site}/api/canned-responses", params={"scope": "personal"},
                      headers=token(site, "amy")).json()  # fmt: skip
     assert [c["shortcut"] for c in mine] == ["/refund"]
