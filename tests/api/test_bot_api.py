@@ -209,3 +209,17 @@ def test_a_critical_sensitive_phrase_hands_over_a_warning_does_not(client):
     reply = _try(client, "再不退钱我就发律师函")
     assert (reply["kind"], reply["handoff_reason"]) == ("handoff", "sensitive")
     assert _try(client, "退的款几天能到银行卡")["kind"] == "answer"
+
+
+def test_without_the_model_questions_are_grouped_by_their_words(tmp_path):
+    with app_client(tmp_path, USERS, kb_semantic=False) as c:
+        adm = bearer(c, "adm")
+        r = c.post("/api/kb/import", files={"file": ("kb.md", ENTRIES_FILE.read_bytes())},
+                   headers=adm)  # fmt: skip
+        assert r.status_code == 200, r.text
+        asked = ["你们有线下实体店吗", "线下实体店在哪里", "are you hiring right now",
+                 "are you hiring now?"]  # fmt: skip
+        for i, text in enumerate(asked):
+            assert _turn(c, text, f"c{i}").kind != "answer", text
+        r = c.get("/api/bot/suggestions", headers=adm)
+        assert sorted((s["language"], s["count"]) for s in r.json()) == [("en", 2), ("zh", 2)]
