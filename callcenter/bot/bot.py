@@ -100,7 +100,7 @@ class Bot:
             return BotReply("greeting", say("greeting", language), language, failed)
         hits = await self.kb.answer(text, language, limit=self.policy.max_suggestions + 1)
         decision = self.policy.decide(hits, failed)
-        if decision.kind != "answer" and learn and self.record is not None:
+        if decision.kind != "answer" and learn and text and self.record is not None:
             best = decision.hit
             await self.record(Unanswered(
                 text[:500], language, best.entry_id if best else None,
