@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
+    from callcenter.calls.transcription import LazyPool, LiveTranscription
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
@@ -77,6 +78,7 @@ class Telephony:
     flows: FlowRegistry
     softphones: Softphones
     legs: AgentLegs  # agents' and supervisors' phones in conversations
+    transcription: LiveTranscription | None = None  # each side of conversations, live
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Services:
     ticket_automation: TicketAutomation | None = None  # started by the server only
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
+    # Speech to text worker processes: started at the first need (calls/transcription.py).
+    speech_pool: LazyPool | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -197,9 +201,23 @@ async def running_services(
         # case, before the bus and the database (stop is idempotent).
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
+        services.speech_pool = _speech_pool(settings)
+        stack.push_async_callback(services.speech_pool.stop)  # after telephony's streams
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _speech_pool(settings: Settings) -> LazyPool:
+    """The speech pool, built when first used: it costs worker processes and a model."""
+    from callcenter.calls.transcription import LazyPool, StartablePool
+
+    def make() -> StartablePool:
+        from callcenter.speech.pool import TranscriptionPool
+
+        return TranscriptionPool(settings)
+
+    return LazyPool(make)
 
 
 def _voicemail_tickets(services: Services) -> VoicemailTickets:
@@ -266,6 +284,25 @@ async def _stop_automation(services: Services) -> None:
         await services.ticket_automation.stop()
     if services.webhook_dispatcher is not None:
         await services.webhook_dispatcher.stop()
+
+
+def _live_transcription(
+    services: Services, ari: AriClient, supervisor: TaskSupervisor
+) -> LiveTranscription | None:
+    """Conversations on `transcribe` queues, each side to the speech pool. The pool is
+    started now if routing.yaml has such a queue (the first call's first words count),
+    else at the first call of a queue switched to `transcribe` at run time."""
+    from callcenter.calls.transcription import LiveTranscription
+
+    pool, settings = services.speech_pool, services.settings
+    if pool is None:
+        return None
+    live = LiveTranscription(ari, pool.get, supervisor, app=settings.stasis_app,
+                             clock=services.clock, host=settings.softphone_media_host)  # fmt: skip
+    router = services.routing.router
+    if any(router.queue(name).transcribe for name in router.queue_names):
+        supervisor.spawn(pool.get(), name="speech-pool-start")
+    return live
 
 
 @asynccontextmanager
@@ -337,6 +374,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     )
     services.routing.ringer = legs
     softphones.answering = legs
+    transcription = legs.transcription = _live_transcription(services, ari, supervisor)
     controller.adopt_conversation = legs.adopt
     controller.attach()
     legs.attach()
@@ -352,10 +390,13 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
             flows=flows,
             softphones=softphones,
             legs=legs,
+            transcription=transcription,
         )
     finally:
         services.routing.ringer = None
         await softphones.close_all()
+        if transcription is not None:
+            await transcription.close()  # its helper channels, while ARI is still up
         await ari.stop()
         await ami.stop()
         await supervisor.stop()

@@ -29,6 +29,7 @@ from callcenter.api.routes import (
     routing,
     sla,
     softphone,
+    speech,
     supervise,
     ticket_automation,
     ticket_content,
@@ -97,5 +98,6 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(sla.router)
+    app.include_router(speech.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
