@@ -299,6 +299,7 @@ def _live_transcription(
         return None
     live = LiveTranscription(ari, pool.get, supervisor, app=settings.stasis_app,
                              clock=services.clock, host=settings.softphone_media_host)  # fmt: skip
+    ari.add_on_connected(live.sweep)
     router = services.routing.router
     if any(router.queue(name).transcribe for name in router.queue_names):
         supervisor.spawn(pool.get(), name="speech-pool-start")

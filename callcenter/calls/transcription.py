@@ -49,6 +49,7 @@ Speaker = Literal["caller", "agent"]
 # Asterisk's signed linear at 16 kHz: over RTP it is network byte order (RFC 3551's L16).
 MEDIA_FORMAT = "slin16"
 SETUP_SECONDS = 5.0  # a side not flowing by then is given up (and counted)
+BRIDGE_PREFIX = "stt-"
 GONE_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed"})
 
 
@@ -175,7 +176,7 @@ class Tap:
 
     @property
     def bridge_id(self) -> str:
-        return f"stt-{self.id}"
+        return f"{BRIDGE_PREFIX}{self.id}"
 
 
 @dataclass
@@ -259,6 +260,7 @@ class LiveTranscription:
         c = self.counters
         return {
             "streams_open": sum(1 for t in self._taps.values() if t.flowing and not t.closed),
+            "sides_active": len(self._taps),  # closing ones too, until flushed
             "sides_started": c.started,
             "sides_flowing": c.flowing,
             "setup_failures": c.setup_failures,
@@ -266,6 +268,19 @@ class LiveTranscription:
             "utterances": c.utterances,
             "sink_failures": c.sink_failures,
         }
+
+    async def sweep(self) -> None:
+        """After a (re)connect: helper channels and bridges no side of ours owns (left by
+        a process that died) are removed; they would otherwise stream to nobody."""
+        ours = {t.bridge_id for t in self._taps.values()}
+        for channel in await self.ari.list_channels():
+            channel_id = str(channel.get("id", ""))
+            if channel_id.startswith(TRANSCRIBE_LEG_PREFIX) and channel_id not in self._helpers:
+                await quietly(self.ari.hangup(channel_id))
+        for bridge in await self.ari.list_bridges():
+            bridge_id = str(bridge.get("id", ""))
+            if bridge_id.startswith(BRIDGE_PREFIX) and bridge_id not in ours:
+                await quietly(self.ari.destroy_bridge(bridge_id))
 
     async def close(self) -> None:
         """Shutting down: every side torn down and flushed before the pool stops."""
@@ -378,7 +393,6 @@ class LiveTranscription:
             tap.endpoint.close()
         self._helpers.pop(tap.snoop, None)
         self._helpers.pop(tap.media, None)
-        self._taps.pop(tap.id, None)
         if tap.stream is not None:
             stream, tap.stream = tap.stream, None
             try:
@@ -386,6 +400,7 @@ class LiveTranscription:
             except Exception as exc:
                 log.warning("transcription stream of call %s did not close: %r",
                             tap.call_id, exc)  # fmt: skip
+        self._taps.pop(tap.id, None)
 
 
 class Transcribing(Conversations):
