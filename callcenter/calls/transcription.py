@@ -380,12 +380,12 @@ class LiveTranscription:
     async def _teardown(self, tap: Tap) -> None:
         """Everything the side made is undone, whatever state its setup reached."""
         tap.closed = True
+        for ready in tap.ready.values():
+            ready.cancel()  # a setup waiting for its helpers stops waiting
         if tap.setup is not None and tap.setup is not asyncio.current_task():
             # It checks `closed` between steps and gives up within setup_seconds.
             await asyncio.wait({tap.setup})
         if tap.ready:  # it got as far as asking Asterisk for them
-            for ready in tap.ready.values():
-                ready.cancel()
             await quietly(self.ari.hangup(tap.snoop))
             await quietly(self.ari.hangup(tap.media))
             await quietly(self.ari.destroy_bridge(tap.bridge_id))
