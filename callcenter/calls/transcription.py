@@ -241,6 +241,10 @@ class LiveTranscription:
     def transcribing(self, conversation: str) -> list[Tap]:
         return self._sides(conversation)
 
+    def sides(self) -> list[Tap]:
+        """Every side set up, flowing, or being flushed."""
+        return list(self._taps.values())
+
     def on_event(self, event: dict[str, Any]) -> None:
         """Our helper channels' events: in our app (ready to bridge), or gone (the
         channel spied on hung up: its Snoop ends with it)."""

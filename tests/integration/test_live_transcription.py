@@ -27,6 +27,7 @@ import uvicorn
 
 from callcenter.agents.state import AgentState
 from callcenter.api.app import create_app
+from callcenter.calls.targets import Target
 from callcenter.calls.transcription import LazyPool, LiveTranscription, Speaker
 from callcenter.pbx.carrier import CallReport, place_call
 from callcenter.pbx.channels import TRANSCRIBE_LEG_PREFIX
@@ -437,3 +438,33 @@ async def test_overload_sheds_audio_and_every_call_completes(ready: Floor) -> No
     assert stats["shed_chunks_total"] > 0 and stats["streams_open"] == 0, stats
     assert stats["live"]["setup_failures"] == 0, stats
     assert await floor.helpers_left() == []
+
+
+async def test_on_transfer_the_agent_side_follows_the_new_agent(ready: Floor) -> None:
+    floor = ready
+    amy, bob = floor.ids["amy"], floor.ids["bob"]
+    await floor.available("amy")
+    amy_mark, bob_mark = floor.phones["amy"].mark(), floor.phones["bob"].mark()
+    settings = floor.services.settings
+    task = asyncio.create_task(place_call(settings, "410", audio=floor.caller_wav, hold=1.0))
+    await floor.phones["amy"].answer(within=20, since=amy_mark)
+    await asyncio.sleep(4)  # amy says her first sentence
+    await floor.available("bob")
+    assert floor.services.telephony is not None
+    await floor.services.telephony.legs.transfer(amy, Target("agent", str(bob)))
+    await floor.phones["bob"].answer(within=20, since=bob_mark)
+    await eventually(
+        lambda: (
+            sorted((t.speaker, t.agent_id) for t in floor.live.sides())
+            == [("agent", bob), ("caller", None)]
+        ),
+        within=10,
+    )
+    report = await task
+    call = await floor.ended(report)
+    assert call.agent_id == bob and call.transfers == 1 and call.disposition == "completed"
+    await eventually(lambda: floor.live.stats()["sides_active"] == 0, within=60)
+    assert await floor.helpers_left() == []
+    agents = {h.agent_id for h in floor.sink.of(call.id, "agent")}
+    assert agents == {amy, bob}, agents  # each agent's words, under their own id
+    assert {h.agent_id for h in floor.sink.of(call.id, "caller")} == {None}
