@@ -67,3 +67,12 @@ def corpus_wer(pairs: Sequence[tuple[str, str]]) -> float:
         errors += edit_distance(said, tokens(hypothesis))
         words += len(said)
     return errors / words if words else 0.0
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate, spaces ignored: for Korean, whose spacing recognizers guess."""
+    said = [ch for ch in tokens(reference) for ch in ch]
+    heard = [ch for ch in tokens(hypothesis) for ch in ch]
+    if not said:
+        return 0.0 if not heard else 1.0
+    return edit_distance(said, heard) / len(said)
