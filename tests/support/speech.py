@@ -66,12 +66,12 @@ def espeak_telephone(
             ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(spoken), text], check=True
         )
         subprocess.run(
-            ["sox", str(spoken), "-r", "8000", "-c", "1", "-e", "u-law", str(phone),
+            ["sox", "-D", str(spoken), "-r", "8000", "-c", "1", "-e", "u-law", str(phone),
              "pad", str(before), str(after)],
             check=True,
         )  # fmt: skip
         result = subprocess.run(
-            ["sox", str(phone), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
+            ["sox", "-D", str(phone), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
              "-t", "raw", "-"],
             capture_output=True, check=True,
         )  # fmt: skip
