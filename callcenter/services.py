@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from callcenter.bot.service import BotServices
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
+    from callcenter.calls.transcription import LazyPool, LiveTranscription
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.kb.knowledge import KnowledgeBase
     from callcenter.mail.desk import MailDesk
@@ -80,6 +81,7 @@ class Telephony:
     flows: FlowRegistry
     softphones: Softphones
     legs: AgentLegs  # agents' and supervisors' phones in conversations
+    transcription: LiveTranscription | None = None  # each side of conversations, live
 
 
 @dataclass
@@ -108,6 +110,8 @@ class Services:
     sensitive: SensitiveService | None = None  # word lists, check(), alerts; always set
     kb: KnowledgeBase | None = None  # knowledge-base retrieval; always set by running_services
     bot: BotServices | None = None  # the bot, its learning, canned responses; always set
+    # Speech to text worker processes: started at the first need (calls/transcription.py).
+    speech_pool: LazyPool | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -204,6 +208,8 @@ async def running_services(
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
         _indexes(services, stack)
+        services.speech_pool = _speech_pool(settings)
+        stack.push_async_callback(services.speech_pool.stop)  # after telephony's streams
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
@@ -245,6 +251,18 @@ def _knowledge(services: Services) -> KnowledgeBase:
     )  # fmt: skip
     kb.start()
     return kb
+
+
+def _speech_pool(settings: Settings) -> LazyPool:
+    """The speech pool, built when first used: it costs worker processes and a model."""
+    from callcenter.calls.transcription import LazyPool, StartablePool
+
+    def make() -> StartablePool:
+        from callcenter.speech.pool import TranscriptionPool
+
+        return TranscriptionPool(settings)
+
+    return LazyPool(make)
 
 
 def _voicemail_tickets(services: Services) -> VoicemailTickets:
@@ -311,6 +329,26 @@ async def _stop_automation(services: Services) -> None:
         await services.ticket_automation.stop()
     if services.webhook_dispatcher is not None:
         await services.webhook_dispatcher.stop()
+
+
+def _live_transcription(
+    services: Services, ari: AriClient, supervisor: TaskSupervisor
+) -> LiveTranscription | None:
+    """Conversations on `transcribe` queues, each side to the speech pool. The pool is
+    started now if routing.yaml has such a queue (the first call's first words count),
+    else at the first call of a queue switched to `transcribe` at run time."""
+    from callcenter.calls.transcription import LiveTranscription
+
+    pool, settings = services.speech_pool, services.settings
+    if pool is None:
+        return None
+    live = LiveTranscription(ari, pool.get, supervisor, app=settings.stasis_app,
+                             clock=services.clock, host=settings.softphone_media_host)  # fmt: skip
+    ari.add_on_connected(live.sweep)
+    router = services.routing.router
+    if any(router.queue(name).transcribe for name in router.queue_names):
+        supervisor.spawn(pool.get(), name="speech-pool-start")
+    return live
 
 
 @asynccontextmanager
@@ -382,6 +420,7 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
     )
     services.routing.ringer = legs
     softphones.answering = legs
+    transcription = legs.transcription = _live_transcription(services, ari, supervisor)
     controller.adopt_conversation = legs.adopt
     controller.attach()
     legs.attach()
@@ -397,10 +436,13 @@ async def _telephony(services: Services) -> AsyncIterator[Telephony]:
             flows=flows,
             softphones=softphones,
             legs=legs,
+            transcription=transcription,
         )
     finally:
         services.routing.ringer = None
         await softphones.close_all()
+        if transcription is not None:
+            await transcription.close()  # its helper channels, while ARI is still up
         await ari.stop()
         await ami.stop()
         await supervisor.stop()

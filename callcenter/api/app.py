@@ -33,6 +33,7 @@ from callcenter.api.routes import (
     sensitive,
     sla,
     softphone,
+    speech,
     supervise,
     ticket_automation,
     ticket_content,
@@ -109,5 +110,6 @@ def create_app(
     app.include_router(kb.router)
     app.include_router(bot.router)
     app.include_router(canned_responses.router)
+    app.include_router(speech.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -36,6 +36,7 @@ MEDIA_LEG_PREFIX = f"{AGENT_LEG_PREFIX}media-"  # a softphone line's persistent 
 GUEST_LEG_PREFIX = f"{AGENT_LEG_PREFIX}guest-"  # a third party called into a conversation
 OWN_CALL_PREFIX = f"{AGENT_LEG_PREFIX}out-"  # whom an agent dialed
 MONITOR_LEG_PREFIX = f"{AGENT_LEG_PREFIX}monitor-"  # a supervisor's phone, and its snoops
+TRANSCRIBE_LEG_PREFIX = f"{AGENT_LEG_PREFIX}stt-"  # live transcription's snoops and media
 # Bridges of callers and agents talking (calls/conversations.py): an answered queue call's,
 # and an agent's own call's.
 TALK_BRIDGE_PREFIXES = ("talk-", "dial-")

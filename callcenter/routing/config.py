@@ -71,6 +71,7 @@ class QueueConfig(_Strict):
     max_length: Annotated[int, Field(ge=1)] | None = None
     overflow: OverflowConfig | None = None
     record: bool = True
+    transcribe: bool = False
     music_on_hold: str = "default"
     announce_every: Annotated[float, Field(ge=0, le=3600)] = 30.0
     handle_seconds: Seconds = 180.0
@@ -85,7 +86,7 @@ class QueueConfig(_Strict):
             sticky=self.sticky, vip_first=self.vip_first, ring_timeout=self.ring_timeout,
             missed_offer_break=self.missed_offer_break, wrap_up=self.wrap_up,
             max_wait=self.max_wait, max_length=self.max_length, overflow=overflow,
-            record=self.record, music_on_hold=self.music_on_hold,
+            record=self.record, transcribe=self.transcribe, music_on_hold=self.music_on_hold,
             announce_every=self.announce_every, default_handle_seconds=self.handle_seconds,
             service_level=self.service_level.objective(),
         )  # fmt: skip

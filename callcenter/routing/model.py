@@ -50,6 +50,8 @@ class QueueSpec:
     max_length: int | None = None  # waiting tasks; an arrival beyond it overflows
     overflow: Overflow | None = None  # None: a full queue still takes the task
     record: bool = True
+    # Each side of a conversation transcribed live (calls/transcription.py).
+    transcribe: bool = False
     music_on_hold: str = "default"
     announce_every: float = 30.0  # position / estimated wait announcement period
     default_handle_seconds: float = 180.0  # the estimate until real handle times exist

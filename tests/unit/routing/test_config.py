@@ -179,3 +179,11 @@ def test_overflow_kinds_map_to_the_router():
         "support": OverflowKind.QUEUE,
         "support_overflow": OverflowKind.CALLBACK,
     }
+
+
+def test_transcribe_is_off_unless_a_queue_asks_for_it():
+    text = "queues:\n  sales: {}\n  support:\n    transcribe: true\n"
+    queues = {q.name: q for q in load_routing_text(text, "r.yaml").queues}
+    assert not queues["sales"].transcribe and queues["support"].transcribe
+    with pytest.raises(RoutingError, match="transcribe"):
+        load_routing_text("queues:\n  sales:\n    transcribe: sometimes\n", "r.yaml")
