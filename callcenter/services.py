@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from callcenter.tickets.automation import TicketAutomation
     from callcenter.tickets.service import TicketService
     from callcenter.tickets.voicemail import VoicemailTickets
+    from callcenter.transcripts.store import TranscriptStore
+    from callcenter.transcripts.voicemail import Transcriber
     from callcenter.webhooks.dispatcher import WebhookDispatcher
     from callcenter.webhooks.service import WebhookService
 
@@ -102,6 +104,7 @@ class Services:
     ticket_automation: TicketAutomation | None = None  # started by the server only
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
+    transcripts: TranscriptStore | None = None  # call transcripts; always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -182,6 +185,7 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        services.transcripts = _transcripts(services)
         if settings.voicemail_ticket_group:  # tk-desk: a voicemail makes a ticket
             voicemails = _voicemail_tickets(services)
             services.extras["voicemail_tickets"] = voicemails
@@ -211,11 +215,35 @@ def _voicemail_tickets(services: Services) -> VoicemailTickets:
     tickets = services.tickets()
     maker = VoicemailTickets(
         services.bus, services.calls,
-        CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language),
+        CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language,
+                    transcripts=services.transcripts),
         group=s.voicemail_ticket_group, node=s.node_name,
     )  # fmt: skip
     maker.start()
     return maker
+
+
+def _transcripts(services: Services) -> TranscriptStore:
+    """Call transcripts. The live pipeline and the sensitive-word checker plug into it
+    (`add`, `highlighter`, `after_store`); voicemails are transcribed when a speech pool
+    is set with `transcribe_voicemails`."""
+    from callcenter.transcripts.store import TranscriptStore
+
+    return TranscriptStore(services.db, services.bus, services.calls, services.clock,
+                           language=services.settings.default_language)  # fmt: skip
+
+
+def transcribe_voicemails(services: Services, pool: Transcriber) -> None:
+    """Voicemails go through `pool` (callcenter.speech.pool) before their ticket is made."""
+    from callcenter.tickets.voicemail import VoicemailTickets
+    from callcenter.transcripts.voicemail import VoicemailTranscriber
+
+    voicemails = services.extras.get("voicemail_tickets")
+    if isinstance(voicemails, VoicemailTickets) and services.transcripts is not None:
+        voicemails.transcribe = VoicemailTranscriber(
+            services.transcripts, pool, services.settings.recordings_path,
+            language=services.transcripts.language,
+        )  # fmt: skip
 
 
 def _file_voicemails(services: Services, spool: Callable[[str], Path]) -> None:

@@ -33,6 +33,7 @@ from callcenter.api.routes import (
     ticket_automation,
     ticket_content,
     tickets,
+    transcripts,
     users,
     wallboard,
     webhooks,
@@ -97,5 +98,6 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(sla.router)
+    app.include_router(transcripts.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

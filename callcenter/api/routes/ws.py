@@ -15,6 +15,7 @@ from callcenter.auth.permissions import Permission
 from callcenter.auth.service import Principal
 from callcenter.events import Event
 from callcenter.tickets.audience import MEMBERS_CHANGED, TicketAudience
+from callcenter.transcripts.live import TRANSCRIPT_EVENT, sees_transcript, transcript_message
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -26,6 +27,8 @@ def visible_to(principal: Principal, event: Event, tickets: TicketAudience | Non
     """Supervisors see everything; an agent their own calls, their own state, that
     announcements changed, and the ticket events of their groups and their tickets
     (`tickets`, kept by the connection)."""
+    if event.type == TRANSCRIPT_EVENT:  # the call's agent, supervisors and listeners
+        return sees_transcript(principal, event)
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
     if event.type.startswith(("ticket.", "ticket_group.")):
@@ -72,8 +75,14 @@ async def events(websocket: WebSocket) -> None:
             event = await subscription.get()
             if tickets is not None:
                 tickets.apply(event)
-            if visible_to(principal, event, tickets):
-                return event.to_json()
+            if not visible_to(principal, event, tickets):
+                continue
+            if event.type == TRANSCRIPT_EVENT:  # ids on the bus, the segment to the screen
+                message = await transcript_message(services.transcripts, event)
+                if message is not None:
+                    return message
+                continue
+            return event.to_json()
 
     try:
         await websocket.send_text(Event("hello", {"user": principal.username}).to_json())
