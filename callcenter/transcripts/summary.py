@@ -28,9 +28,12 @@ MIN_CONTENT_WORDS = 2
 _FILLERS = """
     um umm uh uhh er erm ah ahh hmm mm oh eh okay ok yes yeah yep no nope hello hi hey
     thanks thank you please bye goodbye right sure well so like just i the a an is it
-    that this to and of my me we alright fine good great s t re m ll ve d
+    that this to and of my me we alright fine good great s t re m ll ve d for with in on
+    at be are was can do have your our us what how help calling welcome assist may will
+    let see moment
     嗯 啊 哦 呃 噢 唉 喂 好 好的 行 对 对的 是 是的 嗯嗯 哈 呀 吧 呢 吗 嘛 了 的 我 你 他 她 它 我们
-    你们 这个 那个 就是 然后 还有 一下 你好 您好 谢谢 感谢 再见 拜拜 没有 没 不是 可以
+    你们 这个 那个 就是 然后 还有 一下 你好 您好 谢谢 感谢 再见 拜拜 没有 没 不是 可以 请问 有 什么
+    帮 帮助 您 欢迎 致电 稍等
 """
 FILLERS = frozenset(_FILLERS.split())
 
