@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -99,21 +99,32 @@ class BadQuery(ValueError):
     """Nothing searchable in the query (only punctuation, spaces)."""
 
 
-@dataclass
 class TranscriptStore:
     """Stores and reads segments. `highlighter` and `after_store` are where the
-    sensitive-word checker plugs in; `language` is the live engine's (segments say which
-    language they are in, for the highlighter and for readers)."""
+    sensitive-word checker plugs in (set them before calls are transcribed); `language`
+    is the live engine's (segments say which language they are in, for the highlighter
+    and for readers)."""
 
-    db: Database
-    bus: EventBus
-    calls: CallService
-    clock: Clock
-    language: str = "en"
-    highlighter: Highlighter = no_highlights
-    after_store: list[AfterStore] = field(default_factory=list)
-    _recent: OrderedDict[int, dict[str, Any]] = field(default_factory=OrderedDict)
-    _loading: dict[int, asyncio.Future[dict[str, Any] | None]] = field(default_factory=dict)
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        calls: CallService,
+        clock: Clock,
+        *,
+        language: str = "en",
+        highlighter: Highlighter = no_highlights,
+        after_store: Sequence[AfterStore] = (),
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.calls = calls
+        self.clock = clock
+        self.language = language
+        self.highlighter = highlighter
+        self.after_store = list(after_store)
+        self._recent: OrderedDict[int, dict[str, Any]] = OrderedDict()  # id -> as pushed
+        self._loading: dict[int, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def add(
         self,
