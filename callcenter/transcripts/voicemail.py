@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +56,10 @@ class VoicemailTranscriber:
         utterances = await self.pool.transcribe(pcm)
         call = await self.store.calls.call(call_id)
         started = self.store.clock.now() - timedelta(seconds=seconds)
+        answered = call.answered_at or call.started_at
+        if answered.tzinfo is None:  # SQLite gives naive datetimes back; we store UTC
+            answered = answered.replace(tzinfo=UTC)
+        started = max(started, answered)  # never before the call was answered
         stored = []
         for utterance in utterances:
             segment = await self.store.store(
