@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from callcenter.tickets.automation import TicketAutomation
     from callcenter.tickets.service import TicketService
     from callcenter.tickets.voicemail import VoicemailTickets
+    from callcenter.transcripts.store import TranscriptStore
+    from callcenter.transcripts.voicemail import Transcriber
     from callcenter.webhooks.dispatcher import WebhookDispatcher
     from callcenter.webhooks.service import WebhookService
 
@@ -112,6 +114,7 @@ class Services:
     bot: BotServices | None = None  # the bot, its learning, canned responses; always set
     # Speech to text worker processes: started at the first need (calls/transcription.py).
     speech_pool: LazyPool | None = None
+    transcripts: TranscriptStore | None = None  # call transcripts; always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -192,6 +195,7 @@ async def running_services(
             crm=crm,
         )
         stack.push_async_callback(services.calls.close)  # before the database closes
+        services.transcripts = _transcripts(services)
         if settings.voicemail_ticket_group:  # tk-desk: a voicemail makes a ticket
             voicemails = _voicemail_tickets(services)
             services.extras["voicemail_tickets"] = voicemails
@@ -208,8 +212,7 @@ async def running_services(
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
         _indexes(services, stack)
-        services.speech_pool = _speech_pool(settings)
-        stack.push_async_callback(services.speech_pool.stop)  # after telephony's streams
+        _speech(services, stack)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
@@ -253,6 +256,33 @@ def _knowledge(services: Services) -> KnowledgeBase:
     return kb
 
 
+def _speech(services: Services, stack: AsyncExitStack) -> None:
+    """The speech pool, and what its words become: transcript segments in the engine's
+    language, highlighted and checked against the sensitive-word lists as they are stored
+    (an alert within a second or two of the words), voicemails transcribed before their
+    ticket is made."""
+    from callcenter.speech.engines import spec_from_settings
+    from callcenter.transcripts.store import Segment
+
+    pool = services.speech_pool = _speech_pool(services.settings)
+    stack.push_async_callback(pool.stop)  # after telephony's streams
+    spec = spec_from_settings(services.settings)
+    store, sensitive = services.transcripts, services.sensitive
+    if store is None:
+        return
+    store.language = "en" if spec.engine == "pocketsphinx" else spec.language or store.language
+    if sensitive is not None:
+
+        async def check(segment: Segment) -> None:
+            await sensitive.check("call", str(segment.call_id), ref=str(segment.id),
+                                  text=segment.text, language=segment.language,
+                                  agent_id=segment.agent_id)  # fmt: skip
+
+        store.highlighter = sensitive.spans
+        store.after_store.append(check)
+    transcribe_voicemails(services, pool)
+
+
 def _speech_pool(settings: Settings) -> LazyPool:
     """The speech pool, built when first used: it costs worker processes and a model."""
     from callcenter.calls.transcription import LazyPool, StartablePool
@@ -274,11 +304,35 @@ def _voicemail_tickets(services: Services) -> VoicemailTickets:
     tickets = services.tickets()
     maker = VoicemailTickets(
         services.bus, services.calls,
-        CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language),
+        CallTickets(tickets, services.calls, zone=s.zone, language=s.default_language,
+                    transcripts=services.transcripts),
         group=s.voicemail_ticket_group, node=s.node_name,
     )  # fmt: skip
     maker.start()
     return maker
+
+
+def _transcripts(services: Services) -> TranscriptStore:
+    """Call transcripts. The live pipeline and the sensitive-word checker plug into it
+    (`add`, `highlighter`, `after_store`); voicemails are transcribed when a speech pool
+    is set with `transcribe_voicemails`."""
+    from callcenter.transcripts.store import TranscriptStore
+
+    return TranscriptStore(services.db, services.bus, services.calls, services.clock,
+                           language=services.settings.default_language)  # fmt: skip
+
+
+def transcribe_voicemails(services: Services, pool: Transcriber) -> None:
+    """Voicemails go through `pool` (callcenter.speech.pool) before their ticket is made."""
+    from callcenter.tickets.voicemail import VoicemailTickets
+    from callcenter.transcripts.voicemail import VoicemailTranscriber
+
+    voicemails = services.extras.get("voicemail_tickets")
+    if isinstance(voicemails, VoicemailTickets) and services.transcripts is not None:
+        voicemails.transcribe = VoicemailTranscriber(
+            services.transcripts, pool, services.settings.recordings_path,
+            language=services.transcripts.language,
+        )  # fmt: skip
 
 
 def _file_voicemails(services: Services, spool: Callable[[str], Path]) -> None:
@@ -343,7 +397,8 @@ def _live_transcription(
     if pool is None:
         return None
     live = LiveTranscription(ari, pool.get, supervisor, app=settings.stasis_app,
-                             clock=services.clock, host=settings.softphone_media_host)  # fmt: skip
+                             clock=services.clock, host=settings.softphone_media_host,
+                             sink=services.transcripts)  # fmt: skip
     ari.add_on_connected(live.sweep)
     router = services.routing.router
     if any(router.queue(name).transcribe for name in router.queue_names):

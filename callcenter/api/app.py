@@ -38,6 +38,7 @@ from callcenter.api.routes import (
     ticket_automation,
     ticket_content,
     tickets,
+    transcripts,
     users,
     wallboard,
     webhooks,
@@ -111,5 +112,6 @@ def create_app(
     app.include_router(bot.router)
     app.include_router(canned_responses.router)
     app.include_router(speech.router)
+    app.include_router(transcripts.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -87,6 +87,8 @@ PoolProvider = Callable[[], Awaitable[SpeechPool]]
 class StartablePool(SpeechPool, Protocol):
     async def start(self) -> None: ...
 
+    async def transcribe(self, pcm16k: bytes) -> list[Utterance]: ...
+
     async def stop(self) -> None: ...
 
 
@@ -128,6 +130,12 @@ class LazyPool:
 
     def stats(self) -> dict[str, Any]:
         return {"started": False} if self._pool is None else {"started": True, **self._pool.stats()}
+
+    async def transcribe(self, pcm16k: bytes) -> list[Utterance]:
+        """A whole recording (a voicemail), through the pool, started if need be."""
+        await self.get()
+        assert self._pool is not None  # get() returns only once it is set
+        return await self._pool.transcribe(pcm16k)
 
     async def stop(self) -> None:
         self._stopped = True

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-from callcenter.models import load_all_models
+from callcenter.models import load_all_models, unmodelled
 
 config = context.config
 load_all_models()
@@ -39,6 +39,7 @@ def _configure(**kwargs) -> None:
         compare_type=True,
         compare_server_default=False,
         process_revision_directives=_skip_empty,
+        include_name=unmodelled,
         **kwargs,
     )
 

@@ -155,6 +155,14 @@ class SensitiveService:
         """Matches of the current lists in `text`, storing nothing (the admin's trial)."""
         return (await self.matcher()).find(text, language_of(language))
 
+    def spans(self, text: str, language: str) -> list[tuple[int, int]]:
+        """Character spans of listed phrases in `text`, to highlight it on a screen. Sync,
+        so it serves wherever text is drawn: the last built matcher (none yet: no spans)."""
+        current = self._matcher
+        if current is None:
+            return []
+        return [(m.start, m.end) for m in current.matcher.find(text, language_of(language))]
+
     async def severities(self, text: str, language: str) -> set[str]:
         """The severities of the phrases in `text`, storing nothing (the bot hands a
         visitor who writes a critical one to a person)."""

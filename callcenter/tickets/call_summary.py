@@ -5,6 +5,7 @@ Pure: it reads a call record and its timeline in their JSON shapes (`call_public
 speech transcript's summary all tell a call the same way. A transcript is taken when
 there is one (`transcript` lines, or a `transcript_url`); until speech-to-text exists
 nobody passes one, and the summary says nothing about it rather than link to nothing.
+`transcripts.summary` picks the key sentences of a call (a voicemail's is told whole).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LABELS: Mapping[Language, Mapping[str, str]] = {
         "recording": "Recording", "transcript": "Transcript", "seconds": "s",
         "outcome": "Outcome", "subject": "Call from {number}",
         "voicemail_subject": "Voicemail from {number}",
+        "key_sentences": "Key sentences",
     },
     "zh": {
         "title": "通话摘要", "caller": "来电号码", "anonymous": "匿名来电",
@@ -35,6 +37,7 @@ LABELS: Mapping[Language, Mapping[str, str]] = {
         "recording": "录音", "transcript": "转写", "seconds": "秒",
         "outcome": "结果", "subject": "来电 {number}",
         "voicemail_subject": "留言 {number}",
+        "key_sentences": "要点",
     },
 }  # fmt: skip
 
@@ -61,8 +64,10 @@ def call_summary(
     language: Language = "en",
     transcript: Sequence[TranscriptLine] | None = None,
     transcript_url: str | None = None,
+    key_sentences: bool = False,
 ) -> str:
-    """The call as lines of `label: value`; lines with nothing to say are left out."""
+    """The call as lines of `label: value`; lines with nothing to say are left out.
+    `transcript`: the whole of it, or (`key_sentences`) a few lines picked from it."""
     labels = LABELS[language]
     seconds = labels["seconds"]
     lines = [f"{labels['title']} (#{call['id']})"]
@@ -91,7 +96,7 @@ def call_summary(
         add("recording", f"{call['recording_url']}" + (f" ({length})" if length else ""))
     add("transcript", transcript_url)
     if transcript:
-        lines.append(f"{labels['transcript']}:")
+        lines.append(f"{labels['key_sentences' if key_sentences else 'transcript']}:")
         lines.extend(f"  {line.speaker}: {line.text}" for line in transcript)
     return "\n".join(lines)[:20_000]
 

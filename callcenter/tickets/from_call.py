@@ -10,7 +10,7 @@ so makes no ticket: `NoRequester`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +24,10 @@ from callcenter.tickets.access import ALL_TICKETS, TICKETS, TicketScope, ticket_
 from callcenter.tickets.call_summary import Language, call_summary, subject
 from callcenter.tickets.fields import Id, NewTicket, Priority, Subject, Type
 from callcenter.tickets.service import GROUPS, FieldError, TicketService
+
+if TYPE_CHECKING:
+    from callcenter.tickets.call_summary import TranscriptLine
+    from callcenter.transcripts.store import TranscriptStore
 
 USERS = User.__table__  # type: ignore[attr-defined]
 
@@ -47,12 +51,19 @@ class NoRequester(ValueError):
 
 class CallTickets:
     def __init__(
-        self, tickets: TicketService, calls: CallService, *, zone: ZoneInfo, language: Language
+        self,
+        tickets: TicketService,
+        calls: CallService,
+        *,
+        zone: ZoneInfo,
+        language: Language,
+        transcripts: TranscriptStore | None = None,
     ) -> None:
         self.tickets = tickets
         self.calls = calls
         self.zone = zone
         self.language = language
+        self.transcripts = transcripts  # with it, descriptions tell what was said
 
     async def from_call(
         self, call_id: int, body: CallTicket, who: Principal, scope: TicketScope
@@ -80,7 +91,7 @@ class CallTickets:
         rows = await self._rows(select(GROUPS.c.id).where(GROUPS.c.name == group))
         if not rows:
             raise FieldError("group_id", f"no ticket group named {group!r}")
-        call, description = await self._told(call_id)
+        call, description = await self._told(call_id, voicemail=True)
         new = NewTicket(
             subject=subject(call, self.language, voicemail=True),
             description=description,
@@ -96,13 +107,31 @@ class CallTickets:
         async with self.tickets.db.engine.connect() as conn:
             return list((await conn.execute(query)).mappings().all())
 
-    async def _told(self, call_id: int) -> tuple[dict[str, Any], str]:
+    async def _told(self, call_id: int, *, voicemail: bool = False) -> tuple[dict[str, Any], str]:
         record, events = await self.calls.get_call(call_id)
         call = call_public(record)
         agent = await self._agent_name(record.agent_id)
+        lines, url = await self._transcript(call_id, voicemail)
         text = call_summary(call, [event_public(e) for e in events], agent_name=agent,
-                            zone=self.zone, language=self.language)  # fmt: skip
+                            zone=self.zone, language=self.language, transcript=lines,
+                            transcript_url=url, key_sentences=not voicemail)  # fmt: skip
         return call, text
+
+    async def _transcript(
+        self, call_id: int, voicemail: bool
+    ) -> tuple[list[TranscriptLine], str | None]:
+        """A voicemail's transcript whole; a conversation's key sentences; and the link."""
+        if self.transcripts is None:
+            return [], None
+        from callcenter.transcripts.summary import Said, key_sentences, lines
+
+        source = "voicemail" if voicemail else "live"
+        said = [Said(s.speaker, s.start, s.text, s.confidence)
+                for s in await self.transcripts.of_call(call_id) if s.source == source]  # fmt: skip
+        if not said:
+            return [], None
+        picked = said if voicemail else key_sentences(said)
+        return lines(picked, self.language), f"/api/calls/{call_id}/transcript"
 
     @staticmethod
     def _requester(call: Mapping[str, Any]) -> int:

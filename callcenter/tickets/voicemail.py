@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 VOICEMAIL_STEP = "call.voicemail"
 # (recording name, when) -> (path under the recordings directory, seconds), or None.
 FileRecording = Callable[[str, datetime], Awaitable[tuple[str, float] | None]]
+# (call id, filed path under the recordings directory, seconds): stores its transcript.
+Transcribe = Callable[[int, str, float], Awaitable[object]]
 
 
 class VoicemailTickets:
@@ -45,6 +47,7 @@ class VoicemailTickets:
         group: str,
         node: str,
         file_recording: FileRecording | None = None,
+        transcribe: Transcribe | None = None,
     ) -> None:
         self.bus = bus
         self.calls = calls
@@ -52,6 +55,7 @@ class VoicemailTickets:
         self.group = group
         self.node = node
         self.file_recording = file_recording
+        self.transcribe = transcribe  # set when speech-to-text runs (transcripts.voicemail)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -83,6 +87,7 @@ class VoicemailTickets:
             filed = await self.file_recording(str(recording["name"]), self.calls.clock.now())
             if filed is not None:
                 await self.calls.recorded(call_id, path=filed[0], seconds=filed[1])
+                await self._transcribe(call_id, filed)
         try:
             ticket = await self.tickets.from_voicemail(call_id, self.group)
         except NoRequester:
@@ -93,3 +98,15 @@ class VoicemailTickets:
             return None
         log.info("call %s: voicemail ticket %s in %s", call_id, ticket["id"], self.group)
         return ticket
+
+    async def _transcribe(self, call_id: int, filed: tuple[str, float]) -> None:
+        """Before the ticket is made, so its description tells the message; a failure
+        costs the transcript, never the ticket."""
+        if self.transcribe is None:
+            return
+        try:
+            await self.transcribe(call_id, *filed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call %s: the voicemail could not be transcribed", call_id)

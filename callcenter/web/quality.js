@@ -6,7 +6,8 @@ I18n.init({
   title: "质检", to_review: "待质检通话", from: "从", to: "到", all_agents: "全部坐席",
   unreviewed: "仅未质检", show: "查询", time: "时间", agent: "坐席", caller: "主叫号码", queue: "队列",
   talk: "通话时长", reviews: "质检记录", newer: "‹ 较新", older: "较早 ›", review_call: "质检通话",
-  transcript: "通话文本", no_transcript: "暂无通话文本：语音转写将在后续版本提供。", scorecard: "评分表",
+  transcript: "通话文本", no_transcript: "本通话没有转写内容。",
+  speaker_caller: "客户", speaker_agent: "坐席", scorecard: "评分表",
   no_scorecard: "还没有启用的评分表：请先创建（见 docs/quality.md）。", criterion: "评分项",
   weight: "权重", points: "得分", comment: "评语", overall: "总体评语", score: "得分",
   critical_failed: "关键项为 0 分：本次质检不合格", submit: "提交质检", agents: "坐席",
@@ -19,7 +20,7 @@ I18n.init({
   review: "Review", saved: "Saved", acknowledge: "Acknowledge", acknowledged: "Acknowledged",
   play: "Play recording", critical: "critical", reviewed_by: "Reviewed by",
   no_reviews: "No reviews yet", no_rating: "no satisfaction surveys yet",
-  page: "page {page}, {total} calls", max: "max",
+  page: "page {page}, {total} calls", max: "max", speaker_caller: "Caller", speaker_agent: "Agent",
 });
 const t = I18n.t;
 const PAGE = 20;
@@ -112,7 +113,19 @@ async function pickCall(call) {
   el("review-message").textContent = "";
   el("overall").value = "";
   renderCriteria();
-  await Promise.all([play(el("player"), call.recording_url), showAgent(call.agent_id)]);
+  await Promise.all([play(el("player"), call.recording_url), showAgent(call.agent_id),
+                     showTranscript(call.id)]);
+}
+
+// What was said, from speech-to-text (docs/transcripts.md), with the sensitive words marked.
+async function showTranscript(callId) {
+  const list = el("transcript-lines");
+  list.replaceChildren();
+  el("no-transcript").hidden = false;
+  const segments = (await (await api(`/api/calls/${callId}/transcript`)).json()).segments;
+  if (state.call && state.call.id !== callId) return;  // another call was picked meanwhile
+  segments.forEach(segment => TranscriptLines.place(list, segment, t));
+  el("no-transcript").hidden = segments.length > 0;
 }
 
 // ---- reviewers: the scorecard form ----------------------------------------------------

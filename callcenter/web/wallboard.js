@@ -3,7 +3,7 @@
 "use strict";
 
 I18n.init({
-  title: "监控大屏", connecting: "连接中…", live: "实时", down: "已断开，重连中…", big_screen: "大屏模式",
+  title: "监控大屏", transcripts_link: "通话转写", connecting: "连接中…", live: "实时", down: "已断开，重连中…", big_screen: "大屏模式",
   waiting: "排队", longest: "最长等待", service_level: "服务水平", asa: "平均应答", aht: "平均处理时长",
   abandonment: "放弃率", m_offered: "呼入", answered: "接通", abandoned: "放弃", overflowed: "溢出",
   callbacks: "待回拨", agents_ready: "空闲坐席", queues: "队列", queue: "队列", agents: "坐席",

@@ -40,7 +40,7 @@ def test_a_supervisor_scores_a_call_and_the_agent_reads_it(running_site: Site, b
         "document.getElementById('player').src.startsWith('blob:')"
         " && document.getElementById('player').duration > 0.9"
     )
-    assert "No transcript yet" in page.locator("#transcript").inner_text()
+    assert "Nothing was transcribed" in page.locator("#transcript").inner_text()
     assert page.locator("#criteria tbody tr").count() == 3
     assert page.locator("#score-preview").inner_text() == "100.0"
     page.fill("#criteria [name=points-solution]", "3")

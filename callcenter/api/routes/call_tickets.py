@@ -30,7 +30,8 @@ Writer = Annotated[
 def call_tickets(services: Services) -> CallTickets:
     settings = services.settings
     return CallTickets(services.tickets(), services.calls, zone=settings.zone,
-                       language=settings.default_language)  # fmt: skip
+                       language=settings.default_language,
+                       transcripts=services.transcripts)  # fmt: skip
 
 
 @router.post("/calls/{call_id}/ticket", status_code=status.HTTP_201_CREATED)

@@ -16,6 +16,7 @@ from callcenter.auth.service import Principal
 from callcenter.events import Event
 from callcenter.sensitive.service import ALERT
 from callcenter.tickets.audience import MEMBERS_CHANGED, TicketAudience
+from callcenter.transcripts.live import TRANSCRIPT_EVENT, sees_transcript, transcript_message
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -31,6 +32,8 @@ def visible_to(principal: Principal, event: Event, tickets: TicketAudience | Non
     only those who may listen to any call (`monitor.listen`) get them."""
     if event.type.startswith(SENSITIVE):
         return Permission.MONITOR_LISTEN in principal.permissions
+    if event.type == TRANSCRIPT_EVENT:  # the call's agent, supervisors and listeners
+        return sees_transcript(principal, event)
     if Permission.CALLS_READ_ALL in principal.permissions:
         return True
     if event.type.startswith(("ticket.", "ticket_group.")):
@@ -77,10 +80,16 @@ async def events(websocket: WebSocket) -> None:
             event = await subscription.get()
             if tickets is not None:
                 tickets.apply(event)
-            if visible_to(principal, event, tickets):
-                if event.type == ALERT and services.sensitive is not None:
-                    event = await services.sensitive.for_screen(event)  # the alert itself
-                return event.to_json()
+            if not visible_to(principal, event, tickets):
+                continue
+            if event.type == TRANSCRIPT_EVENT:  # ids on the bus, the segment to the screen
+                message = await transcript_message(services.transcripts, event)
+                if message is not None:
+                    return message
+                continue
+            if event.type == ALERT and services.sensitive is not None:
+                event = await services.sensitive.for_screen(event)  # the alert itself
+            return event.to_json()
 
     try:
         await websocket.send_text(Event("hello", {"user": principal.username}).to_json())

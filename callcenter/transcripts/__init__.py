@@ -1,0 +1,1 @@
+"""Call transcripts: segments stored with the call, searched, pushed live, summarised."""
