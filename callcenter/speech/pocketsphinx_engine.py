@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pocketsphinx import Decoder, Endpointer
 
-from callcenter.speech.engine import Utterance
+from callcenter.speech.engine import BYTES_PER_SECOND, Utterance
 
 # Endpointer: a transition needs 90 % of a 0.3 s window to agree (the library's
 # defaults); speech is sent to the decoder with the window it was detected in.
@@ -93,6 +93,7 @@ class PocketsphinxRecognizer:
         # pocketsphinx adapts utterance by utterance: carried with the stream, not left
         # in a lent decoder for another caller's stream to inherit.
         self._cmn: str | None = None
+        self._fed = 0.0  # seconds of audio through the endpointer
 
     def accept(self, pcm: bytes) -> list[Utterance]:
         self._pending += pcm
@@ -101,18 +102,22 @@ class PocketsphinxRecognizer:
         whole = len(self._pending) - len(self._pending) % size
         for offset in range(0, whole, size):
             done.extend(self._frame(self._pending[offset : offset + size]))
+        self._fed += whole / BYTES_PER_SECOND
         self._pending = self._pending[whole:]
         return done
 
     def flush(self) -> list[Utterance]:
         done: list[Utterance] = []
+        fed = self._fed + len(self._pending) / BYTES_PER_SECOND
         if self._endpointer.in_speech and self._pending:
             speech = self._endpointer.end_stream(self._pending)
             if speech is not None:
                 self._speech(speech)
         self._pending = b""
         if self._decoder is not None or self._buffered is not None:
-            done.extend(self._finish(self._endpointer.speech_end))
+            # Still speaking when the stream ended: the speech ends with the audio (the
+            # endpointer's speech_end is only set by a pause).
+            done.extend(self._finish(fed))
         return done
 
     def _frame(self, frame: bytes) -> list[Utterance]:

@@ -139,3 +139,12 @@ async def test_overload_sheds_and_every_stream_closes():
         assert pool.stats()["streams_open"] == 0
     finally:
         await pool.stop()
+
+
+def test_a_stream_cut_mid_sentence_ends_its_utterance_with_the_audio():
+    recording = human_recordings()[1]  # 7.1 s, speaking from 0.24 s to the end
+    recognizer = PocketsphinxEngine().recognizer()
+    heard = recognizer.accept(recording.pcm[: 32000 * 4]) + recognizer.flush()
+    assert len(heard) == 1
+    assert heard[0].start < 0.5 and heard[0].end == pytest.approx(4.0)
+    assert heard[0].text.startswith("mr john")
