@@ -274,9 +274,17 @@ def _speech(services: Services, stack: AsyncExitStack) -> None:
     if sensitive is not None:
 
         async def check(segment: Segment) -> None:
-            await sensitive.check("call", str(segment.call_id), ref=str(segment.id),
-                                  text=segment.text, language=segment.language,
-                                  agent_id=segment.agent_id)  # fmt: skip
+            if not sensitive.spans(segment.text, segment.language):
+                return  # the usual case, decided in memory; else checked for good below
+            call = await services.calls.call(segment.call_id)  # memory while in progress
+            await sensitive.check(
+                "call",
+                str(segment.call_id),
+                ref=str(segment.id),
+                text=segment.text,
+                language=segment.language,
+                agent_id=call.agent_id,
+            )  # the agent on the call, either side
 
         store.highlighter = sensitive.spans
         store.after_store.append(check)
