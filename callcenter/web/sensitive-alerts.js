@@ -13,7 +13,10 @@ const SensitiveAlerts = (() => {
   };
   const tx = key => (TEXTS[key] || [key, key])[I18n.lang === "zh" ? 1 : 0];
   // Where a call's alerts are read in full; the call's transcript page may take its place.
-  const callLink = alert => `/sensitive-words.html#call=${encodeURIComponent(alert.source_id)}`;
+  // A call's alert opens its transcript (live while the call goes on); a chat's, its alerts.
+  const callLink = alert => alert.source === "call"
+    ? `/transcripts.html#call=${encodeURIComponent(alert.source_id)}`
+    : `/sensitive-words.html#call=${encodeURIComponent(alert.source_id)}`;
   const make = (tag, props = {}, ...children) => {
     const node = Object.assign(document.createElement(tag), props);
     node.append(...children);

@@ -59,8 +59,21 @@ function renderResults() {
   }));
 }
 
+// While a call goes on, its new lines come over /ws/events as they are recognised.
+let following = null;
+function follow(callId) {
+  if (following) following.close();
+  following = !callId ? null : openEvents(event => {
+    if (event.type === "call.transcript" && event.data.call_id === callId) {
+      TranscriptLines.place($("lines"), event.data.segment, t);
+      $("no-lines").hidden = true;
+    }
+  }, "call.transcript");
+}
+
 async function showCall(callId) {
   $("call").hidden = !callId;
+  follow(null);
   if (!callId) return;
   $("call-id").textContent = `#${callId}`;
   try {
@@ -76,6 +89,7 @@ async function showCall(callId) {
       $("player").src = URL.createObjectURL(blob);
     }
     $("lines").replaceChildren();
+    if (call.state !== "ended") follow(callId);  // before the lines: none falls between
     transcript.segments.forEach(segment => TranscriptLines.place($("lines"), segment, t));
     $("no-lines").hidden = transcript.segments.length > 0;
     $("call").scrollIntoView({block: "nearest"});

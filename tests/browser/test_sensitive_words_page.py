@@ -82,7 +82,7 @@ def test_a_supervisor_sees_an_alert_live_and_acknowledges_it(running_site: Site,
     assert alert.locator("mark").inner_text() == "骗子公司"
     assert "critical" in (alert.get_attribute("class") or "")
     assert "amy" in alert.inner_text()
-    assert alert.locator("a").get_attribute("href") == "/sensitive-words.html#call=call-77"
+    assert alert.locator("a").get_attribute("href") == "/transcripts.html#call=call-77"
 
     alert.locator("button.ack").click()
     page.wait_for_selector("#sensitive li.none")

@@ -63,6 +63,10 @@ def test_a_supervisor_searches_and_opens_the_calls_transcript(running_site: Site
     assert lines.count() == 2
     assert lines.nth(0).inner_text().startswith("0:01")
     assert "我想查询一下我的账单余额" in lines.nth(0).inner_text()
+    # The call goes on: a line recognised now appears without a reload, in its place.
+    _say(running_site, call_id, "caller", 2.5, "thank you very much")
+    page.wait_for_function("document.querySelectorAll('#lines li').length === 3")
+    assert "thank you very much" in lines.nth(1).inner_text()
     page.click("button[data-lang=zh]")
     assert page.locator("h1").inner_text() == "通话转写"
     page.wait_for_function("document.querySelector('#lines li .who').textContent === '客户'")
