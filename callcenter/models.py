@@ -33,6 +33,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.tickets.content_models",
     "callcenter.tickets.sla_models",
     "callcenter.sensitive.models",
+    "callcenter.chat.models",
 )
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from callcenter.auth.service import AuthService
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
+    from callcenter.chat.service import ChatService
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.mail.desk import MailDesk
     from callcenter.pbx.ami import AmiClient
@@ -104,6 +105,7 @@ class Services:
     mail: MailDesk | None = None  # set by running_services: mail in and out, portal links
     sla: SlaScheduler | None = None  # tickets' SLA clocks; always set by running_services
     sensitive: SensitiveService | None = None  # word lists, check(), alerts; always set
+    chat: ChatService | None = None  # web chat (docs/chat.md); always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -201,9 +203,23 @@ async def running_services(
         stack.push_async_callback(services.sla.stop)
         services.sensitive = _sensitive(services)  # started by the server (api.app)
         stack.push_async_callback(services.sensitive.stop)
+        services.chat = _chat(services)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _chat(services: Services) -> ChatService:
+    """Web chat: visitors, conversations, chats routed like calls (docs/chat.md)."""
+    from callcenter.chat.identity import parse_sites
+    from callcenter.chat.service import ChatService
+
+    s = services.settings
+    return ChatService(
+        services.db, services.bus, services.clock, services.routing, services.agents,
+        queue=s.chat_queue, sites=parse_sites(s.chat_sites.get_secret_value()),
+        signature_max_age=s.chat_signature_max_age,
+    )  # fmt: skip
 
 
 def _sensitive(services: Services) -> SensitiveService:

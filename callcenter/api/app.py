@@ -18,6 +18,8 @@ from callcenter.api.routes import (
     auth,
     call_tickets,
     calls,
+    chat,
+    chat_ws,
     customers,
     forecast,
     health,
@@ -103,5 +105,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(sla.router)
     app.include_router(sensitive.router)
+    app.include_router(chat.router)
+    app.include_router(chat_ws.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

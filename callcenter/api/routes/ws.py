@@ -37,6 +37,10 @@ def visible_to(principal: Principal, event: Event, tickets: TicketAudience | Non
         if Permission.TICKETS_READ_ALL in principal.permissions:
             return True
         return tickets is not None and tickets.sees(event)
+    if event.type.startswith("chat."):  # ids only; the agents in (or offered) the chat
+        return bool(event.data.get("everyone")) or principal.user_id in event.data.get(
+            "agent_ids", ()
+        )
     if event.type.startswith("announcement."):
         return True  # no text in it: the desktop asks for what its agent may read
     if event.type.startswith("agent."):
