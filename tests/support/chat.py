@@ -35,8 +35,8 @@ def routing_file(directory: Path) -> Path:
 
 
 def chat_agent(
-    client: TestClient, admin: str, name: str, *, capacity: int = 3, skills: dict[str, int] | None = None,
-    available: bool = True,
+    client: TestClient, admin: str, name: str, *, capacity: int = 3,
+    skills: dict[str, int] | None = None, available: bool = True,
 ) -> dict[str, str]:  # fmt: skip
     """`name` with the chat skill and `capacity` chats, logged in (available); their headers."""
     body = {"skills": skills or {"chat": 1}, "chat_capacity": capacity}
