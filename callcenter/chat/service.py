@@ -413,8 +413,7 @@ class ChatService:
             rows = (await conn.execute(stmt)).all()
         frames = [_frame(row._mapping) for row in rows]
         for frame in frames:
-            if frame["sender"] == "agent" and frame["sender_id"] is not None:
-                frame["name"] = await self._name(frame["sender_id"])
+            await self._named(frame)
         return frames
 
     async def get(self, conversation_id: int, viewer: Viewer, after: int = 0) -> dict[str, Any]:
@@ -673,8 +672,7 @@ class ChatService:
         """A stored message goes out: its text to the visitor's sockets (never a note),
         its ids to the agents in the chat."""
         conversation_id = message["conversation_id"]
-        if message["sender"] == "agent" and message["sender_id"] is not None:
-            message["name"] = await self._name(message["sender_id"])
+        await self._named(message)
         if message["kind"] != "note":
             self.hub.publish(conversation_id, {"type": "msg", **message})
         agents = await self._agents_of(conversation_id)
@@ -748,6 +746,11 @@ class ChatService:
         if row is None:
             return None
         return VisitorSession(row.id, row.site, "", row.customer_id, row.name, True)
+
+    async def _named(self, frame: Frame) -> None:
+        """Agents' and the system's messages (who joined) carry the agent's name."""
+        if frame["sender"] in ("agent", "system") and frame["sender_id"] is not None:
+            frame["name"] = await self._name(frame["sender_id"])
 
     async def _name(self, user_id: int) -> str:
         name = self._names.get(user_id)
