@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import resource
@@ -51,7 +52,13 @@ from callcenter.config import Settings  # noqa: E402
 from tests.support.cli import run_cli  # noqa: E402
 from tests.support.controller import ServerProcess, free_port  # noqa: E402
 
-ROUTING = "queues:\n  chat:\n    channel: chat\n    skills: {chat: 1}\n    ring_timeout: 60\n    wrap_up: 0\n"
+ROUTING = """queues:
+  chat:
+    channel: chat
+    skills: {chat: 1}
+    ring_timeout: 60
+    wrap_up: 0
+"""
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -121,8 +128,18 @@ class Run:
         self.acks: list[float] = []
         self.deliveries: list[float] = []
         self.measuring = False
+        self.progress = asyncio.Event()  # set on every ack and delivery
+        self.accepted = 0
+        self.expected = 0
+        self.all_accepted = asyncio.Event()
+
+    def accept(self) -> None:
+        self.accepted += 1
+        if self.accepted >= self.expected:
+            self.all_accepted.set()
 
     def acked(self, client_id: str, conversation: int, seq: int) -> None:
+        self.progress.set()
         sent = self.sent.pop(client_id, None)
         if sent is None:
             return
@@ -137,6 +154,7 @@ class Run:
             self.by_seq[key] = sent
 
     def delivered(self, conversation: int, seq: int) -> None:
+        self.progress.set()
         now = time.monotonic()
         sent = self.by_seq.pop((conversation, seq), None)
         if sent is None:
@@ -183,7 +201,7 @@ async def open_visitors(port: int, n: int, run: Run) -> list[Visitor]:
     return visitors
 
 
-async def agent_loop(url: str, port: int, token: str, run: Run, accepted: list[int]) -> None:
+async def agent_loop(url: str, port: int, token: str, run: Run) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http,
@@ -196,7 +214,7 @@ async def agent_loop(url: str, port: int, token: str, run: Run, accepted: list[i
             if event["type"] == "chat.offered":
                 r = await http.post(f"/api/chats/{data['conversation_id']}/accept")
                 if r.status_code == 200:
-                    accepted.append(data["conversation_id"])
+                    run.accept()
             elif event["type"] == "chat.message" and data.get("sender") == "visitor":
                 run.delivered(data["conversation_id"], data["seq"])
 
@@ -216,10 +234,13 @@ async def load(visitors: list[Visitor], run: Run, rate: float, seconds: float) -
     return sent
 
 
-async def settle(run: Run, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (run.sent or run.by_seq) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+async def settle(run: Run, limit: float = 15.0) -> None:
+    """Until every message sent was acked and delivered, or `limit` seconds."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(limit):
+            while run.sent or run.by_seq:
+                run.progress.clear()
+                await run.progress.wait()
 
 
 async def close_all(visitors: list[Visitor]) -> None:
@@ -266,16 +287,16 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 token = await login(f"agent{n:03d}")
                 headers = {"Authorization": f"Bearer {token}"}
                 me = (await http.get("/api/agents/me", headers=headers)).json()
-                # Above the API's 20 only to give every visitor an agent with few agents.
+                profile = {"skills": {"chat": 1}, "chat_capacity": min(20, per_agent)}
                 r = await http.put(f"/api/agents/{me['user_id']}/profile", headers=boss,
-                                   json={"skills": {"chat": 1}, "chat_capacity": min(20, per_agent)})  # fmt: skip
+                                   json=profile)  # fmt: skip
                 r.raise_for_status()
                 (await http.put("/api/agents/me/state", json={"state": "available"},
                                 headers=headers)).raise_for_status()  # fmt: skip
                 tokens.append(token)
         run = Run()
-        accepted: list[int] = []
-        agents = [asyncio.create_task(agent_loop(url, settings.http_port, t, run, accepted))
+        run.expected = min(args.visitors, args.agents * min(20, per_agent))
+        agents = [asyncio.create_task(agent_loop(url, settings.http_port, t, run))
                   for t in tokens]  # fmt: skip
         await asyncio.sleep(0.5)
         before = rss_kib(server.proc.pid)
@@ -291,10 +312,8 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 await v.say("hello")
             await asyncio.gather(*(asyncio.wait_for(v.opened.wait(), 60) for v in wave))
         open_s = time.monotonic() - t0
-        deadline = time.monotonic() + 120
-        capacity = min(args.visitors, args.agents * min(20, per_agent))
-        while len(accepted) < capacity and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.all_accepted.wait(), 120)
         await settle(run)
         opened = rss_kib(server.proc.pid)
         run.early.clear()
@@ -306,7 +325,7 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         result = {
             "name": "chat", "sent": sent, "acks": run.acks, "deliveries": run.deliveries,
             "rss_per_conn": (connected - before) / args.visitors,
-            "rss_per_chat": (opened - before) / args.visitors, "accepted": len(accepted),
+            "rss_per_chat": (opened - before) / args.visitors, "accepted": run.accepted,
             "connect_s": connect_s, "open_s": open_s, "cpu": cpu / args.seconds,
             "rss_mib": opened / 1024,
         }  # fmt: skip
@@ -339,7 +358,9 @@ def _cpu(pid: int) -> float:
 
 async def baseline_phase(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve-baseline", str(port)])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve-baseline", str(port)
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -362,11 +383,12 @@ async def baseline_phase(args: argparse.Namespace) -> dict[str, Any]:
         cpu = _cpu(proc.pid) - cpu0
         await settle(run)
         await close_all(visitors)
+        per_conn = (connected - before) / args.visitors
         return {"name": "baseline", "sent": sent, "acks": run.acks, "deliveries": [],
-                "rss_per_conn": (connected - before) / args.visitors, "cpu": cpu / args.seconds}  # fmt: skip
+                "rss_per_conn": per_conn, "cpu": cpu / args.seconds}  # fmt: skip
     finally:
         proc.terminate()
-        proc.wait(10)
+        await asyncio.wait_for(proc.wait(), 10)
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -376,20 +398,20 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for r in results:
         acks, dl = [x * 1000 for x in r["acks"]], [x * 1000 for x in r["deliveries"]]
         print(f"{r['name']:10} {r['sent']:>6} {len(acks):>6} {percentile(acks, 50):>6.1f}ms "
-              f"{percentile(acks, 99):>6.1f}ms {percentile(dl, 50):>7.1f}ms {percentile(dl, 99):>7.1f}ms "
-              f"{r['rss_per_conn']:>8.1f} {r['cpu']:>9.2f}c")  # fmt: skip
+              f"{percentile(acks, 99):>6.1f}ms {percentile(dl, 50):>7.1f}ms "
+              f"{percentile(dl, 99):>7.1f}ms {r['rss_per_conn']:>8.1f} "
+              f"{r['cpu']:>9.2f}c")  # fmt: skip
     chat = next((r for r in results if r["name"] == "chat"), None)
     base = next((r for r in results if r["name"] == "baseline"), None)
     if chat:
         print(f"chat: connect {chat['connect_s']:.1f} s, open {args.visitors} conversations "
               f"{chat['open_s']:.1f} s, {chat['accepted']} accepted by agents, "
-              f"RSS {chat['rss_mib']:.0f} MiB, {chat['rss_per_chat']:.1f} KiB per open chat")  # fmt: skip
+              f"RSS {chat['rss_mib']:.0f} MiB, "
+              f"{chat['rss_per_chat']:.1f} KiB per open chat")  # fmt: skip
     if chat and base:
         ratio = percentile(chat["acks"], 99) / max(percentile(base["acks"], 99), 1e-9)
-        print(
-            f"ratio chat/baseline: ack p99 x{ratio:.1f}, "
-            f"memory per connection x{chat['rss_per_conn'] / max(base['rss_per_conn'], 1e-9):.1f}"
-        )
+        memory = chat["rss_per_conn"] / max(base["rss_per_conn"], 1e-9)
+        print(f"ratio chat/baseline: ack p99 x{ratio:.1f}, memory per connection x{memory:.1f}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
