@@ -49,7 +49,6 @@ import httpx  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from callcenter.config import Settings  # noqa: E402
-from tests.support.cli import run_cli  # noqa: E402
 from tests.support.controller import ServerProcess, free_port  # noqa: E402
 
 ROUTING = """queues:
@@ -261,17 +260,12 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     password = secrets.token_urlsafe(12)
     server = ServerProcess(settings, work / "server.log")
     server.start = lambda timeout=30: _start_no_pbx(server, timeout)  # type: ignore[method-assign]
-    env = server.env
-    for n in range(args.agents + 1):
-        name, role = ("boss", "admin") if n == args.agents else (f"agent{n:03d}", "agent")
-        made = run_cli(env, "users", "create", name, "--role", role, "--password", password)
-        if made.returncode != 0:
-            raise RuntimeError(made.stderr)
-    server.start(60)
-    assert server.proc is not None
+    await create_users(settings, args.agents, password)
     url = server.url
     per_agent = -(-args.visitors // args.agents) + 1
     try:
+        server.start(60)  # inside the try: a server that never became healthy is stopped too
+        assert server.proc is not None
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
 
             async def login(name: str) -> str:
@@ -336,6 +330,21 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         return result
     finally:
         server.stop()
+
+
+async def create_users(settings: Settings, agents: int, password: str) -> None:
+    """The admin and the agents, before the server starts; cheap password hashing (a
+    CLI process per user would take minutes)."""
+    from callcenter.auth.passwords import FAST_INSECURE_PARAMS
+    from callcenter.auth.service import AuthService
+    from callcenter.services import running_services
+
+    async with running_services(settings) as services:
+        auth = AuthService(services.db, settings, services.clock,
+                           password_params=FAST_INSECURE_PARAMS)  # fmt: skip
+        await auth.create_user("boss", password, "admin", check_password=False)
+        for n in range(agents):
+            await auth.create_user(f"agent{n:03d}", password, "agent", check_password=False)
 
 
 def _start_no_pbx(server: ServerProcess, timeout: float) -> None:

@@ -152,3 +152,32 @@ class ChatFile(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ChatInternalMessage(SQLModel, table=True):
+    """Agent to agent (内部会话): a direct thread between two users, never a visitor's."""
+
+    __tablename__ = "chat_internal_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sender_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("users.id", name="fk_chat_internal_messages_sender"),
+            nullable=False,
+            index=True,
+        )
+    )
+    recipient_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("users.id", name="fk_chat_internal_messages_recipient"),
+            nullable=False,
+            index=True,
+        )
+    )
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    read_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

@@ -10,13 +10,14 @@ I18n.init({
   joined: "加入了会话", transferred: "会话已转接", ended_by_agent: "客服结束了会话",
   ended_by_visitor: "访客结束了会话", ended_by_system: "会话已结束", typing: "访客正在输入…",
   ended: "已结束", rated: "评分", visits: "访问次数", from: "来源", search: "搜索词", page: "页面",
-  internal: "内部备注",
+  internal: "内部备注", invite: "邀请同事加入", transfer: "转给同事", internal_title: "同事（内部会话）",
+  send_colleague: "发送", me: "我",
 }, {accept: "Accept", decline: "Decline", new_chat: "New chat", online: "online",
     away: "offline (visitors see the message form)", visitor: "Visitor", joined: "joined the chat",
     transferred: "The chat was transferred", ended_by_agent: "The agent ended the chat",
     ended_by_visitor: "The visitor ended the chat", ended_by_system: "The chat has ended",
     typing: "The visitor is typing…", ended: "ended", rated: "rating", visits: "visits",
-    from: "from", search: "search", page: "page", internal: "internal note"});
+    from: "from", search: "search", page: "page", internal: "internal note", me: "me"});
 const t = I18n.t;
 const $ = id => document.getElementById(id);
 const chats = new Map();  // conversation id -> {conversation, lastSeq, unread}
@@ -143,6 +144,13 @@ async function onEvent(event) {
       }
       break;
     case "chat.offline": await refresh(); break;
+    case "chat.internal": {
+      const from = event.data.sender_id === meId ? event.data.recipient_id : event.data.sender_id;
+      if (![...$("internal-to").options].some(o => Number(o.value) === from)) await loadColleagues();
+      if (Number($("internal-to").value) !== from) $("internal-to").value = from;
+      await loadInternal();
+      break;
+    }
     case "chat.transferred": if (!event.data.agent_ids.includes(meId)) break; // fall through
     default:
       if (chats.has(id) || event.type === "chat.invited") await load(id);
@@ -173,6 +181,53 @@ $("compose").elements.body.oninput = () => {
   }
 };
 
+// ---- colleagues: invite or transfer a chat, and direct messages (内部会话) ------------
+
+async function loadColleagues() {
+  const targets = await (await api("/api/calls/transfer-targets")).json();
+  const options = targets.agents.filter(a => a.id !== meId)
+    .map(a => Object.assign(document.createElement("option"), {value: a.id, textContent: a.name}));
+  $("colleague").replaceChildren(...options.map(o => o.cloneNode(true)));
+  const keep = $("internal-to").value;
+  $("internal-to").replaceChildren(...options);
+  if (keep) $("internal-to").value = keep;
+  await loadInternal();
+}
+
+async function loadInternal() {
+  const other = $("internal-to").value;
+  if (!other) return;
+  const items = (await (await api(`/api/chats/internal/${other}`)).json()).items;
+  const name = $("internal-to").selectedOptions[0]?.textContent || "";
+  $("internal-log").replaceChildren(...items.map(m => Object.assign(document.createElement("div"),
+    {textContent: `${m.sender_id === meId ? t("me") : name}: ${m.body}`})));
+  $("internal-log").scrollTop = $("internal-log").scrollHeight;
+}
+
+$("internal-to").onchange = () => loadInternal();
+$("internal-compose").onsubmit = async event => {
+  event.preventDefault();
+  const input = $("internal-compose").elements.body;
+  const other = $("internal-to").value;
+  if (!input.value.trim() || !other) return;
+  await api(`/api/chats/internal/${other}`, {method: "POST", body: {body: input.value}});
+  input.value = "";
+  await loadInternal();
+};
+$("invite").onclick = async () => {
+  if (current == null || !$("colleague").value) return;
+  await api(`/api/chats/${current}/invite`, {method: "POST", body: {agent_id: Number($("colleague").value)}});
+  await load(current);
+};
+$("transfer").onclick = async () => {
+  if (current == null || !$("colleague").value) return;
+  await api(`/api/chats/${current}/transfer`, {method: "POST", body: {agent_id: Number($("colleague").value)}});
+  chats.delete(current);
+  current = null;
+  $("chat").hidden = true;
+  renderTabs();
+};
+
 async function start() {
   const me = await (await api("/api/agents/me")).json();
   meId = me.user_id;
@@ -180,6 +235,7 @@ async function start() {
   $("desk").hidden = false;
   openEvents(event => onEvent(event).catch(err => { $("message").textContent = err.message; }), "chat.");
   await refresh();
+  await loadColleagues();
 }
 
 bindLogin($("login"), $("message"), start);

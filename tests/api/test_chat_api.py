@@ -265,3 +265,28 @@ def test_files_are_checked_and_reach_the_agent(client):
     assert receive_until(ws, "error")["field"] == "file_id"
     ws.__exit__(None, None, None)
     assert not list((client.app.state.services.settings.data_dir / "chat-files" / "tmp").glob("*"))
+
+
+def test_agents_message_each_other_and_nobody_else_reads_it(client):
+    amy, bob, cat = bearer(client, "amy"), bearer(client, "bob"), bearer(client, "cat")
+    bob_id, amy_id = client.ids["bob"], client.ids["amy"]
+    with client.websocket_connect(f"/ws/events?token={token_of(bob)}") as events:
+        events.receive_json()
+        r = client.post(f"/api/chats/internal/{bob_id}", json={"body": "can you take #12?"},
+                        headers=amy)  # fmt: skip
+        assert r.status_code == 201, r.text
+        event = events_until(events, "chat.internal")
+        assert event["data"]["message_id"] == r.json()["id"] and "body" not in event["data"]
+    assert client.get("/api/chats/internal", headers=bob).json()["items"] == [
+        {"user_id": amy_id, "last_id": r.json()["id"], "unread": 1}]  # fmt: skip
+    thread = client.get(f"/api/chats/internal/{amy_id}", headers=bob).json()["items"]
+    assert [(m["sender_id"], m["body"]) for m in thread] == [(amy_id, "can you take #12?")]
+    assert client.get("/api/chats/internal", headers=bob).json()["items"][0]["unread"] == 0
+    client.post(f"/api/chats/internal/{amy_id}", json={"body": "sure"}, headers=bob)
+    assert [m["body"] for m in client.get(f"/api/chats/internal/{bob_id}", headers=amy)
+            .json()["items"]] == ["can you take #12?", "sure"]  # fmt: skip
+    # Cat is in neither: her threads with them are empty, and nothing is hers.
+    assert client.get(f"/api/chats/internal/{amy_id}", headers=cat).json()["items"] == []
+    assert client.get("/api/chats/internal", headers=cat).json()["items"] == []
+    r = client.post("/api/chats/internal/9999", json={"body": "hi"}, headers=amy)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "recipient_id"]

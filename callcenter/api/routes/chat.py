@@ -18,6 +18,7 @@ from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.api.multipart import FormRefused, read_form
 from callcenter.api.routes.ticket_content import DOWNLOAD_HEADERS, ENVELOPE_BYTES
 from callcenter.auth.permissions import Permission, Principal
+from callcenter.chat.internal import InternalChat
 from callcenter.chat.service import ChatError, ChatService, Viewer
 from callcenter.services import Services
 from callcenter.tickets.attachment_kinds import parse_allowed
@@ -141,6 +142,38 @@ class TransferBody(BaseModel):
 
 class InviteBody(BaseModel):
     agent_id: int
+
+
+class InternalBody(BaseModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+def internal_of(services: Services) -> InternalChat:
+    return InternalChat(services.db, services.bus, services.clock)
+
+
+@router.get("/chats/internal")
+async def internal_threads(services: ServicesDep, who: Agent) -> dict[str, Any]:
+    """Colleagues I exchanged direct messages with (内部会话), newest first, with unread."""
+    return {"items": await internal_of(services).threads(viewer_of(who).user_id)}
+
+
+@router.get("/chats/internal/{user_id}")
+async def internal_thread(
+    user_id: int, services: ServicesDep, who: Agent, after_id: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """The messages between me and `user_id` (marked read)."""
+    me = viewer_of(who).user_id
+    return {"items": await internal_of(services).thread(me, user_id, after_id)}
+
+
+@router.post("/chats/internal/{user_id}", status_code=status.HTTP_201_CREATED)
+async def internal_send(
+    user_id: int, body: InternalBody, services: ServicesDep, who: Agent
+) -> dict[str, Any]:
+    """A direct message to a colleague; they get a `chat.internal` event."""
+    chat = internal_of(services)
+    return await answer(chat.send(viewer_of(who).user_id, user_id, body.body))
 
 
 @router.get("/chats")

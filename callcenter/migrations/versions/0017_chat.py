@@ -1,6 +1,6 @@
 """Web chat: visitors, conversations, messages (gapless seq per conversation), files.
 
-Four new tables.
+Five new tables (the fifth: agents' direct messages, 内部会话).
 
 Revision ID: 0017
 Revises: 0015
@@ -122,8 +122,37 @@ def upgrade() -> None:
         sa.UniqueConstraint("conversation_id", "seq", name="uq_chat_message_seq"),
     )
 
+    op.create_table(
+        "chat_internal_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sender_id", sa.Integer(), nullable=False),
+        sa.Column("recipient_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["recipient_id"], ["users.id"], name="fk_chat_internal_messages_recipient"
+        ),
+        sa.ForeignKeyConstraint(
+            ["sender_id"], ["users.id"], name="fk_chat_internal_messages_sender"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("chat_internal_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_chat_internal_messages_recipient_id"), ["recipient_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_chat_internal_messages_sender_id"), ["sender_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("chat_internal_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_chat_internal_messages_sender_id"))
+        batch_op.drop_index(batch_op.f("ix_chat_internal_messages_recipient_id"))
+
+    op.drop_table("chat_internal_messages")
     op.drop_table("chat_messages")
     with op.batch_alter_table("chat_files", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_files_visitor_id"))
