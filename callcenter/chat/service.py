@@ -49,6 +49,7 @@ OPEN = ("bot", "queued", "active")
 MAX_BODY = 4000
 NEW_VISIT_AFTER = timedelta(minutes=30)  # a visitor back after this counts a new visit
 RESUME_ENDED_FOR = timedelta(minutes=10)  # an ended chat is still shown (for the rating)
+MEMBERS_CACHED = 50_000  # conversations whose visitor and agents are kept in memory
 RECENT_CLIENT_IDS = 20_000  # visitors' message ids remembered, so a resend is not stored twice
 
 
@@ -134,6 +135,7 @@ class ChatService:
         # what was not acked before its socket was cut, and the first copy may have
         # been stored already.
         self._recent: OrderedDict[tuple[int, str], Frame] = OrderedDict()
+        self._members: dict[int, tuple[int, list[int]]] = {}  # conversation -> visitor, agents
         routing.channels["chat"] = self
 
     # ---- visitors ------------------------------------------------------------------
@@ -469,6 +471,7 @@ class ChatService:
             )
 
         message = await self.db.write(store)
+        self._members.pop(conversation_id, None)
         await self._delivered(message)
         self.hub.publish(conversation_id, {"type": "state", "state": "active"})
         await self._publish("chat.accepted", conversation_id, [agent_id], agent_id=agent_id)
@@ -541,6 +544,7 @@ class ChatService:
             )
 
         message = await self.db.write(store)
+        self._members.pop(conversation_id, None)
         if message is not None:
             await self._delivered(message)
             await self._publish("chat.invited", conversation_id, [agent_id], agent_id=agent_id)
@@ -574,6 +578,7 @@ class ChatService:
 
         previous = (await self._agents_of(conversation_id)) or []
         message, target = await self.db.write(store)
+        self._members.pop(conversation_id, None)
         await self._finish_task(conversation_id, now)
         await self._delivered(message, extra_agents=previous)
         self.hub.publish(conversation_id, {"type": "state", "state": "queued"})
@@ -691,12 +696,22 @@ class ChatService:
         await self.bus.publish(Event(type=type_, data=payload))
 
     async def _agents_of(self, conversation_id: int, *, visitor_id: int | None = None) -> list[int]:
-        """Who gets the chat's events: its agents, and the agent it is offered to."""
-        async with self.db.engine.connect() as conn:
-            row = await self._row(conn, conversation_id)
-        if row is None or (visitor_id is not None and row.visitor_id != visitor_id):
+        """Who gets the chat's events: its agents, and the agent it is offered to.
+
+        Kept in memory per conversation (every message needs it; only this service's
+        writes change it, and each of those forgets the entry)."""
+        members = self._members.get(conversation_id)
+        if members is None:
+            async with self.db.engine.connect() as conn:
+                row = await self._row(conn, conversation_id)
+            if row is None:
+                raise ChatNotFound("no such chat")
+            if len(self._members) >= MEMBERS_CACHED:
+                self._members.clear()
+            members = self._members[conversation_id] = (row.visitor_id, list(row.agents))
+        if visitor_id is not None and members[0] != visitor_id:
             raise ChatNotFound("no such chat")
-        agents = list(row.agents)
+        agents = list(members[1])
         offered = self._offered_to(conversation_id)
         if offered is not None and offered not in agents:
             agents.append(offered)
