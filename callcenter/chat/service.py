@@ -20,30 +20,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from callcenter.agents.service import AgentService
 from callcenter.agents.state import AgentState
-from callcenter.auth.models import User
+from callcenter.chat import rows as chat_rows
 from callcenter.chat.hub import ChatHub, Frame
 from callcenter.chat.identity import IdentityRefused, SignedIdentity, verify
-from callcenter.chat.models import ChatConversation, ChatFile, ChatMessage, ChatVisitor
+from callcenter.chat.rows import CONVERSATIONS, FILES, MESSAGES, USERS, VISITORS
 from callcenter.clock import Clock
-from callcenter.customers.models import Customer, CustomerIdentity
 from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.routing.model import Offer, Task
 from callcenter.routing.service import RoutingService
 
 log = logging.getLogger(__name__)
-
-VISITORS = ChatVisitor.__table__  # type: ignore[attr-defined]
-CONVERSATIONS = ChatConversation.__table__  # type: ignore[attr-defined]
-MESSAGES = ChatMessage.__table__  # type: ignore[attr-defined]
-FILES = ChatFile.__table__  # type: ignore[attr-defined]
-USERS = User.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-IDENTITIES = CustomerIdentity.__table__  # type: ignore[attr-defined]
 
 OPEN = ("bot", "queued", "active")
 MAX_BODY = 4000
@@ -178,7 +168,7 @@ class ChatService:
                 values = {"token_hash": token_hash(new_token), "site": site[:64],
                           "first_seen": now, "visits": 1, **source_values}  # fmt: skip
                 if identity is not None:
-                    values |= _identity_values(identity)
+                    values |= chat_rows.identity_values(identity)
                 visitor_id = conn.execute(
                     insert(VISITORS).values(**values).returning(VISITORS.c.id)
                 ).scalar_one()
@@ -186,20 +176,22 @@ class ChatService:
                 name = identity.name if identity is not None else ""
             else:
                 visitor_id, customer_id, name = row.id, row.customer_id, row.name
-                last = _aware(row.last_seen, now)
+                last = chat_rows.aware(row.last_seen, now)
                 returning = True
                 values = dict(source_values)
                 if now - last >= NEW_VISIT_AFTER:
                     values["visits"] = row.visits + 1
                 if identity is not None:
-                    values |= _identity_values(identity)
+                    values |= chat_rows.identity_values(identity)
                     name = identity.name
                 # A signed visitor's token is renewed: it is their key to the history.
                 issued = token if token and identity is None else new_token
                 values["token_hash"] = token_hash(issued)
                 conn.execute(update(VISITORS).where(VISITORS.c.id == visitor_id).values(**values))
             if identity is not None and customer_id is None:
-                customer_id = _profile_for(conn, f"{site}:{identity.external_id}", identity, now)
+                customer_id = chat_rows.profile_for(
+                    conn, f"{site}:{identity.external_id}", identity, now
+                )
                 conn.execute(
                     update(VISITORS).where(VISITORS.c.id == visitor_id)
                     .values(customer_id=customer_id)
@@ -223,10 +215,11 @@ class ChatService:
         if row is None or row.state == "offline":
             return None
         if row.state == "ended" and (
-            row.csat_score is not None or now - _aware(row.ended_at, now) > RESUME_ENDED_FOR
+            row.csat_score is not None
+            or now - chat_rows.aware(row.ended_at, now) > RESUME_ENDED_FOR
         ):
             return None
-        return _conversation(row)
+        return chat_rows.conversation_view(row)
 
     def online(self, queue: str | None = None) -> bool:
         """Someone of the queue's pool is logged in and not on a break: else offline."""
@@ -267,14 +260,16 @@ class ChatService:
             ).first()  # fmt: skip
             created = row is None
             if row is None:
-                conversation_id = _new_conversation(
+                conversation_id = chat_rows.new_conversation(
                     conn, visitor, queue=self.queue, state="queued", now=now, source=src
                 )
             else:
                 conversation_id = row.id
             kind = "attachment" if file_id is not None else "text"
-            message = _store_message(conn, conversation_id, ("visitor", visitor.visitor_id),
-                                     (kind, body), now, file_id=file_id)  # fmt: skip
+            message = chat_rows.store_message(
+                conn, conversation_id, ("visitor", visitor.visitor_id), (kind, body), now,
+                file_id=file_id,
+            )  # fmt: skip
             return message, created
 
         message, created = await self.db.write(store)
@@ -301,10 +296,11 @@ class ChatService:
         now = self.clock.now()
 
         def store(conn: Connection) -> int:
-            conversation_id = _new_conversation(conn, visitor, queue=self.queue, state="offline",
-                                                now=now, source=source, name=name,
-                                                email=email)  # fmt: skip
-            _store_message(
+            conversation_id = chat_rows.new_conversation(
+                conn, visitor, queue=self.queue, state="offline", now=now, source=source,
+                name=name, email=email,
+            )  # fmt: skip
+            chat_rows.store_message(
                 conn, conversation_id, ("visitor", visitor.visitor_id), ("text", body), now
             )
             return conversation_id
@@ -413,7 +409,7 @@ class ChatService:
             stmt = stmt.where(MESSAGES.c.kind != "note")
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        frames = [_frame(row._mapping) for row in rows]
+        frames = [chat_rows.message_frame(row._mapping) for row in rows]
         for frame in frames:
             await self._named(frame)
         return frames
@@ -427,8 +423,8 @@ class ChatService:
             visitor = (
                 await conn.execute(select(VISITORS).where(VISITORS.c.id == row.visitor_id))
             ).first()
-        out = _conversation(row)
-        out["visitor"] = _visitor(visitor._mapping) if visitor is not None else None
+        out = chat_rows.conversation_view(row)
+        out["visitor"] = chat_rows.visitor_view(visitor._mapping) if visitor is not None else None
         out["messages"] = await self.messages_after(conversation_id, after, notes=True)
         out["offered_to"] = self._offered_to(conversation_id)
         return out
@@ -443,7 +439,7 @@ class ChatService:
             stmt = stmt.where(CONVERSATIONS.c.state.in_((*OPEN, "offline")))
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [_conversation(r) | {"offered_to": self._offered_to(r.id)}
+        return [chat_rows.conversation_view(r) | {"offered_to": self._offered_to(r.id)}
                 for r in rows if self._sees(viewer, r)]  # fmt: skip
 
     # ---- agents --------------------------------------------------------------------
@@ -466,7 +462,7 @@ class ChatService:
                 update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
                 .values(state="active", agent_id=agent_id, agents=agents, accepted_at=now)
             )  # fmt: skip
-            return _store_message(
+            return chat_rows.store_message(
                 conn, conversation_id, ("system", agent_id), ("text", "joined"), now
             )
 
@@ -497,7 +493,7 @@ class ChatService:
             row = self._member_row(conn, conversation_id, viewer)
             if kind == "text" and row.state != "active":
                 raise ChatConflict("the chat is not open")
-            return _store_message(
+            return chat_rows.store_message(
                 conn, conversation_id, ("agent", viewer.user_id), (kind, body), now
             )
 
@@ -539,7 +535,7 @@ class ChatService:
                 update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
                 .values(agents=[*row.agents, agent_id])
             )  # fmt: skip
-            return _store_message(
+            return chat_rows.store_message(
                 conn, conversation_id, ("system", agent_id), ("text", "joined"), now
             )
 
@@ -572,7 +568,7 @@ class ChatService:
                 update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
                 .values(state="queued", queue=target, agent_id=None, agents=[])
             )  # fmt: skip
-            msg = _store_message(conn, conversation_id, ("system", viewer.user_id),
+            msg = chat_rows.store_message(conn, conversation_id, ("system", viewer.user_id),
                                  ("text", "transferred"), now)  # fmt: skip
             return msg, target
 
@@ -641,7 +637,7 @@ class ChatService:
             return
         router = self.routing.router
         if router.offer_of(task_id) is not None or (
-            router.has_task(task_id) and not _assigned(router, task_id)
+            router.has_task(task_id) and not chat_rows.assigned(router, task_id)
         ):
             await self.routing.cancel(task_id)
         elif router.has_task(task_id):
@@ -661,7 +657,7 @@ class ChatService:
                 update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
                 .values(state="ended", ended_at=now, ended_by=by)
             )  # fmt: skip
-            return _store_message(conn, conversation_id, ("system", agent_id),
+            return chat_rows.store_message(conn, conversation_id, ("system", agent_id),
                                   ("text", f"ended_by_{by}"), now)  # fmt: skip
 
         agents = await self._agents_of(conversation_id)
@@ -779,144 +775,6 @@ class ChatService:
             name = (row.display_name or row.username) if row is not None else ""
             self._names[user_id] = name
         return name
-
-
-def _identity_values(identity: SignedIdentity) -> dict[str, Any]:
-    return {"external_id": identity.external_id, "name": identity.name[:200],
-            "email": identity.email[:255]}  # fmt: skip
-
-
-def _assigned(router: Any, task_id: str) -> bool:
-    try:
-        router.agent_of(task_id)
-    except KeyError:
-        return False
-    return True
-
-
-def _aware(value: datetime | None, now: datetime) -> datetime:
-    """SQLite hands datetimes back naive (in UTC): comparable with `now` again."""
-    if value is None:
-        return now
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
-
-
-def _new_conversation(
-    conn: Connection, visitor: VisitorSession, *, queue: str, state: str, now: datetime,
-    source: Source, name: str = "", email: str = "",
-) -> int:  # fmt: skip
-    return int(
-        conn.execute(
-            insert(CONVERSATIONS).values(
-                visitor_id=visitor.visitor_id, customer_id=visitor.customer_id,
-                site=visitor.site[:64], queue=queue, state=state, agents=[], last_seq=0,
-                started_at=now, ended_by="", csat_comment="", referrer=source.referrer[:2000],
-                landing=source.url[:2000], search_keywords=source.search[:200],
-                utm=dict(source.utm), contact_name=name[:200], contact_email=email[:255],
-            ).returning(CONVERSATIONS.c.id)
-        ).scalar_one()
-    )  # fmt: skip
-
-
-def _store_message(
-    conn: Connection, conversation_id: int, sender: tuple[str, int | None],
-    content: tuple[str, str], now: datetime, *, file_id: int | None = None,
-) -> Frame:  # fmt: skip
-    """The next seq of the conversation, taken in this transaction: gapless, unique."""
-    sender_kind, sender_id = sender
-    kind, body = content
-    seq = conn.execute(
-        update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
-        .values(last_seq=CONVERSATIONS.c.last_seq + 1).returning(CONVERSATIONS.c.last_seq)
-    ).scalar_one()  # fmt: skip
-    values = {"conversation_id": conversation_id, "seq": seq, "sender_kind": sender_kind,
-              "sender_id": sender_id, "kind": kind, "body": body, "file_id": file_id,
-              "created_at": now}  # fmt: skip
-    conn.execute(insert(MESSAGES).values(**values))
-    frame = _frame(values)
-    if file_id is not None:
-        found = conn.execute(
-            select(FILES.c.filename, FILES.c.size, FILES.c.content_type)
-            .where(FILES.c.id == file_id)
-        ).one()  # fmt: skip
-        frame["file"] = {"id": file_id, "filename": found.filename, "size": found.size,
-                         "content_type": found.content_type}  # fmt: skip
-    return frame
-
-
-def _frame(row: Mapping[Any, Any]) -> Frame:
-    frame: Frame = {
-        "conversation_id": row["conversation_id"], "seq": row["seq"],
-        "sender": row["sender_kind"], "sender_id": row["sender_id"], "kind": row["kind"],
-        "body": row["body"], "at": _iso(row["created_at"]),
-    }  # fmt: skip
-    if row.get("file_id") is not None and row.get("filename") is not None:
-        frame["file"] = {"id": row["file_id"], "filename": row["filename"],
-                         "size": row["size"], "content_type": row["content_type"]}  # fmt: skip
-    return frame
-
-
-def _conversation(row: Any) -> dict[str, Any]:
-    m = row._mapping
-    return {
-        "id": m["id"], "visitor_id": m["visitor_id"], "customer_id": m["customer_id"],
-        "site": m["site"], "queue": m["queue"], "state": m["state"], "agent_id": m["agent_id"],
-        "agents": list(m["agents"]), "last_seq": m["last_seq"],
-        "started_at": _iso(m["started_at"]), "accepted_at": _iso(m["accepted_at"]),
-        "ended_at": _iso(m["ended_at"]), "ended_by": m["ended_by"],
-        "csat_score": m["csat_score"], "csat_comment": m["csat_comment"],
-        "referrer": m["referrer"], "landing": m["landing"],
-        "search_keywords": m["search_keywords"], "utm": dict(m["utm"] or {}),
-        "contact_name": m["contact_name"], "contact_email": m["contact_email"],
-    }  # fmt: skip
-
-
-def _visitor(m: Mapping[Any, Any]) -> dict[str, Any]:
-    return {
-        "id": m["id"], "site": m["site"], "external_id": m["external_id"], "name": m["name"],
-        "email": m["email"], "customer_id": m["customer_id"], "visits": m["visits"],
-        "first_seen": _iso(m["first_seen"]), "last_seen": _iso(m["last_seen"]),
-        "last_referrer": m["last_referrer"], "last_landing": m["last_landing"],
-        "last_search": m["last_search"], "region": m["region"],
-    }  # fmt: skip
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _profile_for(conn: Connection, value: str, identity: SignedIdentity, now: datetime) -> int:
-    """The customer profile owning the chat identity `site:external id`; a new one
-    (named after the signed name) the first time. A race loses to the unique key."""
-    found = conn.execute(
-        select(IDENTITIES.c.customer_id).where(
-            IDENTITIES.c.kind == "chat", IDENTITIES.c.value == value
-        )
-    ).scalar()
-    if found is not None:
-        conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == found).values(last_contact_at=now))
-        return int(found)
-    try:
-        with conn.begin_nested():
-            customer_id = conn.execute(
-                insert(CUSTOMERS).values(
-                    display_name=identity.name or identity.email or value, customer_class="new",
-                    created_at=now, last_contact_at=now, source="chat", tags=[],
-                    custom_fields={}, region="", notes="", external_id="",
-                ).returning(CUSTOMERS.c.id)
-            ).scalar_one()  # fmt: skip
-            conn.execute(
-                insert(IDENTITIES).values(customer_id=customer_id, kind="chat", value=value)
-            )
-    except IntegrityError:
-        return int(
-            conn.execute(
-                select(IDENTITIES.c.customer_id).where(
-                    IDENTITIES.c.kind == "chat", IDENTITIES.c.value == value
-                )
-            ).scalar_one()
-        )
-    return int(customer_id)
 
 
 __all__ = ["ChatError", "ChatService", "IdentityRefused", "Source", "Viewer", "VisitorSession"]
