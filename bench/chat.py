@@ -259,7 +259,7 @@ async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                         flows_dir=work / "no-flows")  # fmt: skip
     password = secrets.token_urlsafe(12)
     server = ServerProcess(settings, work / "server.log")
-    server.start = lambda timeout=30: _start_no_pbx(server, timeout)  # type: ignore[method-assign]
+    server.start = lambda timeout=30: _start_no_pbx(server, timeout, args.server_gc)  # type: ignore[method-assign]
     await create_users(settings, args.agents, password)
     url = server.url
     per_agent = -(-args.visitors // args.agents) + 1
@@ -347,11 +347,22 @@ async def create_users(settings: Settings, agents: int, password: str) -> None:
             await auth.create_user(f"agent{n:03d}", password, "agent", check_password=False)
 
 
-def _start_no_pbx(server: ServerProcess, timeout: float) -> None:
+# The server with its garbage collector off (`--server-gc off`): an experiment, to see
+# how much of the latency tail full collections make.
+NO_GC = (
+    "import gc, runpy, sys; gc.disable(); sys.argv = ['callcenter', 'serve', '--no-pbx']; "
+    "runpy.run_module('callcenter', run_name='__main__')"
+)
+
+
+def _start_no_pbx(server: ServerProcess, timeout: float, gc_mode: str = "on") -> None:
     """`callcenter serve --no-pbx`: no Asterisk in this bench."""
+    command = [sys.executable, "-m", "callcenter", "serve", "--no-pbx"]
+    if gc_mode == "off":
+        command = [sys.executable, "-c", NO_GC]
     with server.log_path.open("ab") as log:
         server.proc = subprocess.Popen(
-            [sys.executable, "-m", "callcenter", "serve", "--no-pbx"], env=server.env,
+            command, env=server.env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     server.wait_healthy(timeout)
@@ -440,6 +451,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--phases", default="baseline,chat")
+    parser.add_argument(
+        "--server-gc",
+        choices=("on", "off"),
+        default="on",
+        help="off: the server's garbage collector disabled (an experiment)",
+    )
     parser.add_argument("--serve-baseline", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
