@@ -170,6 +170,13 @@ class Settings(BaseSettings):
     speech_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
     # Audio a worker may lag behind real time before a stream's new audio is dropped.
     speech_max_backlog_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Web chat (docs/chat.md). Sites that sign their visitors' identities, as
+    # "site=secret,site2=secret2"; a site not listed takes anonymous visitors only.
+    chat_sites: SecretStr = SecretStr("")
+    chat_queue: str = "chat"  # the routing.yaml queue (channel: chat) new chats go to
+    chat_signature_max_age: int = Field(default=24 * 3600, ge=60)  # seconds
+    chat_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=1024**3)
+    chat_file_types: str = "png,jpg,jpeg,gif,webp,pdf,txt"
 
     @field_validator("database_url")
     @classmethod

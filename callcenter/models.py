@@ -36,6 +36,7 @@ DOMAIN_MODEL_MODULES: tuple[str, ...] = (
     "callcenter.kb.models",
     "callcenter.bot.models",
     "callcenter.transcripts.models",
+    "callcenter.chat.models",
 )
 
 # Database objects a migration makes that no model can describe (full-text indexes:

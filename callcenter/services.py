@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from callcenter.calls.agent_legs import AgentLegs
     from callcenter.calls.stasis import CallController
     from callcenter.calls.transcription import LazyPool, LiveTranscription
+    from callcenter.chat.service import ChatService
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.kb.knowledge import KnowledgeBase
     from callcenter.mail.desk import MailDesk
@@ -115,6 +116,7 @@ class Services:
     # Speech to text worker processes: started at the first need (calls/transcription.py).
     speech_pool: LazyPool | None = None
     transcripts: TranscriptStore | None = None  # call transcripts; always set by running_services
+    chat: ChatService | None = None  # web chat (docs/chat.md); always set by running_services
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -211,11 +213,18 @@ async def running_services(
         # case, before the bus and the database (stop is idempotent).
         services.sla = SlaScheduler(services.tickets(), tick_seconds=settings.sla_tick_seconds)
         stack.push_async_callback(services.sla.stop)
-        _indexes(services, stack)
-        _speech(services, stack)
+        _around_calls(services, stack)
         if with_pbx:
             services.telephony = await stack.enter_async_context(_telephony(services))
         yield services
+
+
+def _around_calls(services: Services, stack: AsyncExitStack) -> None:
+    """What the center does around its calls: the in-memory indexes (sensitive words, the
+    knowledge base and its bot), speech to text and transcripts, web chat."""
+    _indexes(services, stack)
+    _speech(services, stack)
+    services.chat = _chat(services)
 
 
 def _indexes(services: Services, stack: AsyncExitStack) -> None:
@@ -233,6 +242,19 @@ def _bot(services: Services) -> BotServices:
     from callcenter.bot.service import bot_services
 
     return bot_services(services)
+
+
+def _chat(services: Services) -> ChatService:
+    """Web chat: visitors, conversations, chats routed like calls (docs/chat.md)."""
+    from callcenter.chat.identity import parse_sites
+    from callcenter.chat.service import ChatService
+
+    s = services.settings
+    return ChatService(
+        services.db, services.bus, services.clock, services.routing, services.agents,
+        queue=s.chat_queue, sites=parse_sites(s.chat_sites.get_secret_value()),
+        signature_max_age=s.chat_signature_max_age,
+    )  # fmt: skip
 
 
 def _sensitive(services: Services) -> SensitiveService:

@@ -20,6 +20,8 @@ from callcenter.api.routes import (
     call_tickets,
     calls,
     canned_responses,
+    chat,
+    chat_ws,
     customers,
     forecast,
     health,
@@ -113,5 +115,7 @@ def create_app(
     app.include_router(canned_responses.router)
     app.include_router(speech.router)
     app.include_router(transcripts.router)
+    app.include_router(chat.router)
+    app.include_router(chat_ws.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

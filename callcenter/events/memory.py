@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from callcenter.events import Event
 
@@ -18,8 +18,17 @@ class QueueSubscription:
     path, so when its queue is full the oldest event is dropped and counted.
     """
 
-    def __init__(self, prefixes: tuple[str, ...], maxsize: int, on_close: object) -> None:
+    def __init__(
+        self,
+        prefixes: tuple[str, ...],
+        maxsize: int,
+        on_close: object,
+        only: Callable[[Event], bool] | None = None,
+    ) -> None:
         self.prefixes = prefixes
+        # Judged at fan-out, so an event meant for someone else never wakes this
+        # subscriber (a chat message concerns 1 agent of the hundreds connected).
+        self.only = only
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self._on_close = on_close
         self._dropped = 0
@@ -31,6 +40,8 @@ class QueueSubscription:
 
     def offer(self, event: Event) -> None:
         if self.closed or not event.matches(self.prefixes):
+            return
+        if self.only is not None and not self.only(event):
             return
         if self._queue.full():
             self._queue.get_nowait()
@@ -74,8 +85,10 @@ class InMemoryBus:
         for sub in self._subscribers:
             sub.offer(event)
 
-    def subscribe(self, *prefixes: str, maxsize: int = 1000) -> QueueSubscription:
-        sub = QueueSubscription(tuple(prefixes), maxsize, self._subscribers.discard)
+    def subscribe(
+        self, *prefixes: str, maxsize: int = 1000, only: Callable[[Event], bool] | None = None
+    ) -> QueueSubscription:
+        sub = QueueSubscription(tuple(prefixes), maxsize, self._subscribers.discard, only)
         self._subscribers.add(sub)
         return sub
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -192,8 +193,10 @@ class RedisBus:
                 f"cannot publish {event.type} to Redis at {redacted(self.url)}: {exc}"
             ) from exc
 
-    def subscribe(self, *prefixes: str, maxsize: int = 1000) -> QueueSubscription:
-        return self._local.subscribe(*prefixes, maxsize=maxsize)
+    def subscribe(
+        self, *prefixes: str, maxsize: int = 1000, only: Callable[[Event], bool] | None = None
+    ) -> QueueSubscription:
+        return self._local.subscribe(*prefixes, maxsize=maxsize, only=only)
 
     async def ping(self) -> bool:
         # The reader's client: no retries, so a health check answers at once.

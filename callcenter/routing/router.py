@@ -301,6 +301,10 @@ class Router:
     def waiting(self, queue: str) -> int:
         return len(self._queues[queue].keys)
 
+    def staffed(self, queue: str) -> frozenset[int]:
+        """The logged-in agents of the queue's pool, ready or not."""
+        return frozenset(self._queues[queue].staffed)
+
     def ready_agents(self, queue: str) -> int:
         return len(self._queues[queue].ready)
 

@@ -42,6 +42,16 @@ class Ringer(Protocol):
     async def stop_ringing(self, task_id: str) -> None: ...
 
 
+class ChannelOffers(Protocol):
+    """A channel other than voice (chat): its offers appear on the agent's desktop
+    instead of ringing a phone, and taking one leaves the agent's state as it is (an
+    agent holds several chats while available; only a call makes them "on call")."""
+
+    async def offered(self, offer: Offer) -> None: ...
+
+    async def withdrawn(self, offer: Offer) -> None: ...
+
+
 @dataclass(frozen=True)
 class Connected:
     task: Task
@@ -74,6 +84,7 @@ class RoutingService:
         self.ringer = ringer
         self.bus = bus
         self.on_visit = on_visit
+        self.channels: dict[str, ChannelOffers] = {}  # e.g. "chat": the chat service
         self._visits: dict[str, tuple[Task, float]] = {}  # waiting in a queue since
         self._supervisor = supervisor
         self._outcomes: dict[str, asyncio.Future[Outcome]] = {}
@@ -120,7 +131,7 @@ class RoutingService:
             await self._left(task_id, outcome, position=position)
         decisions = self.router.cancel(task_id, self._now())
         self._outcomes.pop(task_id, None)
-        if offer is not None:
+        if offer is not None and not await self._withdrawn(offer):
             await self._stop_ringing(task_id)
             await self._set(offer.agent_id, AgentState.AVAILABLE)
         await self._carry_out(decisions)
@@ -137,7 +148,8 @@ class RoutingService:
         self._stop_timer(task_id)
         accepted = self.router.accept(task_id, self._now())
         await self._left(task_id, VisitOutcome.ANSWERED, agent_id=accepted)
-        await self._set(accepted, AgentState.ON_CALL)
+        if offer.task.channel == "voice":
+            await self._set(accepted, AgentState.ON_CALL)
         outcome = self._outcomes.pop(task_id, None)
         if outcome is not None and not outcome.done():
             outcome.set_result(Connected(offer.task, accepted))
@@ -158,11 +170,13 @@ class RoutingService:
         # timer and the phone's hang-up) must find the offer gone, not withdraw the next.
         self._stop_timer(task_id)
         decisions = self.router.reject(task_id, self._now(), missed=not declined)
-        await self._stop_ringing(task_id)
+        other_channel = await self._withdrawn(offer)
+        if not other_channel:
+            await self._stop_ringing(task_id)
         spec = self.router.queue(offer.queue)
         if not declined and spec.missed_offer_break:
             await self._set(offer.agent_id, AgentState.BREAK, MISSED)
-        else:
+        elif not other_channel:
             await self._set(offer.agent_id, AgentState.AVAILABLE)
         await self._carry_out(decisions)
 
@@ -174,8 +188,12 @@ class RoutingService:
         """
         try:
             agent_id = self.router.agent_of(task_id)
-            queue = self.router.queue(self.router.task(task_id).queue)
+            task = self.router.task(task_id)
+            queue = self.router.queue(task.queue)
         except UnknownTask:
+            return
+        if task.channel in self.channels:  # a chat: the agent's state never moved for it
+            await self._carry_out(self.router.finish(task_id, self._now(), handle_seconds))
             return
         following = AgentState.WRAP_UP if queue.wrap_up > 0 else AgentState.AVAILABLE
         await self._set(agent_id, following)
@@ -275,13 +293,25 @@ class RoutingService:
 
     async def _offer(self, offer: Offer) -> None:
         self._stop_timer(offer.task.id)
-        await self._set(offer.agent_id, AgentState.OFFERED)
+        channel = self.channels.get(offer.task.channel)
+        if channel is None:
+            await self._set(offer.agent_id, AgentState.OFFERED)
         loop = asyncio.get_running_loop()
         self._ringing[offer.task.id] = loop.call_later(
             offer.ring_timeout, self._spawn_missed, offer.task.id
         )
-        if self.ringer is not None:
+        if channel is not None:
+            await channel.offered(offer)
+        elif self.ringer is not None:
             await self.ringer.ring(offer)
+
+    async def _withdrawn(self, offer: Offer) -> bool:
+        """Tell the offer's channel it is gone; False for voice (telephony's to stop)."""
+        channel = self.channels.get(offer.task.channel)
+        if channel is None:
+            return False
+        await channel.withdrawn(offer)
+        return True
 
     def _spawn_missed(self, task_id: str) -> None:
         self._ringing.pop(task_id, None)

@@ -40,6 +40,10 @@ def visible_to(principal: Principal, event: Event, tickets: TicketAudience | Non
         if Permission.TICKETS_READ_ALL in principal.permissions:
             return True
         return tickets is not None and tickets.sees(event)
+    if event.type.startswith("chat."):  # ids only; the agents in (or offered) the chat
+        return bool(event.data.get("everyone")) or principal.user_id in event.data.get(
+            "agent_ids", ()
+        )
     if event.type.startswith("announcement."):
         return True  # no text in it: the desktop asks for what its agent may read
     if event.type.startswith("agent."):
@@ -67,7 +71,7 @@ async def events(websocket: WebSocket) -> None:
     follows_groups = _follows_groups(principal, prefixes)
     if follows_groups and prefixes:
         prefixes += (MEMBERS_CHANGED,)
-    subscription = services.bus.subscribe(*prefixes)
+    subscription = services.bus.subscribe(*prefixes, only=_chats_addressed(principal))
     tickets: TicketAudience | None = None
     if follows_groups and principal.user_id is not None:
         # Read after subscribing: a change made meanwhile is applied after, not lost.
@@ -96,6 +100,14 @@ async def events(websocket: WebSocket) -> None:
         await pump(websocket, next_visible)
     finally:
         subscription.close()
+
+
+def _chats_addressed(principal: Principal) -> Callable[[Event], bool] | None:
+    """Chat events (every message of every chat) for one agent are a handful of the
+    chats going on: dropped at the bus's fan-out instead of waking this connection."""
+    if Permission.CALLS_READ_ALL in principal.permissions:
+        return None
+    return lambda event: not event.type.startswith("chat.") or visible_to(principal, event)
 
 
 def _follows_groups(principal: Principal, prefixes: tuple[str, ...]) -> bool:

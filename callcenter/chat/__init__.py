@@ -1,0 +1,1 @@
+"""Web chat: visitors, conversations, never-lost messages, routing to agents (docs/chat.md)."""
