@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +48,7 @@ from callcenter.api.routes import (
 )
 from callcenter.auth.audit import AuditMiddleware
 from callcenter.clock import Clock
+from callcenter.collector import CollectorPolicy
 from callcenter.config import Settings
 from callcenter.services import running_services
 
@@ -65,7 +66,8 @@ def create_app(
 
     `freeze_at_start` (the server process's own app) moves what start-up made out of the
     garbage collector's way: a full collection walking it stalled every websocket for
-    ~200 ms every few seconds under load (bench/wallboard.py); frozen, ~30 ms. A test
+    ~200 ms every few seconds under load (bench/wallboard.py); frozen, ~30 ms. What the
+    server makes later is frozen at a steady pace too (callcenter/collector.py). A test
     process that builds many apps leaves it off, or every app would stay in memory.
     """
 
@@ -82,12 +84,16 @@ def create_app(
                 await services.sla.start()  # tickets' SLA clocks: the server's alone too
             if services.sensitive is not None:
                 await services.sensitive.start()  # follows list changes of every process
+            collector: asyncio.Task[None] | None = None
             if freeze_at_start:
-                gc.collect()
-                gc.freeze()
+                policy = CollectorPolicy()
+                policy.start_up()
+                collector = asyncio.create_task(policy.run(), name="garbage-collector-policy")
             try:
                 yield
             finally:
+                if collector is not None:
+                    collector.cancel()
                 await services.wallboard.stop()
                 if services.sla is not None:
                     await services.sla.stop()
