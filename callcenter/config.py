@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     chat_signature_max_age: int = Field(default=24 * 3600, ge=60)  # seconds
     chat_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=1024**3)
     chat_file_types: str = "png,jpg,jpeg,gif,webp,pdf,txt"
+    # External messaging channels (docs/messaging.md): a JSON list of WeChat official
+    # accounts and signed webhooks, secrets included (hence a secret setting).
+    messaging_channels: SecretStr = SecretStr("")
+    messaging_timeout: float = Field(default=10.0, gt=0, le=60)
+    messaging_max_attempts: int = Field(default=6, ge=1, le=50)
+    messaging_retry_initial: float = Field(default=2.0, gt=0, le=3600)
+    messaging_retry_max: float = Field(default=300.0, gt=0, le=86400)
+    messaging_max_skew: int = Field(default=300, ge=10, le=86400)  # replay window, seconds
 
     @field_validator("database_url")
     @classmethod

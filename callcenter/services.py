@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from callcenter.ivr.registry import FlowRegistry
     from callcenter.kb.knowledge import KnowledgeBase
     from callcenter.mail.desk import MailDesk
+    from callcenter.messaging.service import MessagingService
     from callcenter.pbx.ami import AmiClient
     from callcenter.pbx.ari import AriClient
     from callcenter.sensitive.service import SensitiveService
@@ -117,6 +118,7 @@ class Services:
     speech_pool: LazyPool | None = None
     transcripts: TranscriptStore | None = None  # call transcripts; always set by running_services
     chat: ChatService | None = None  # web chat (docs/chat.md); always set by running_services
+    messaging: MessagingService | None = None  # docs/messaging.md; started by the server
     extras: dict[str, object] = field(default_factory=dict)
 
     def tickets(self) -> TicketService:
@@ -225,6 +227,8 @@ def _around_calls(services: Services, stack: AsyncExitStack) -> None:
     _indexes(services, stack)
     _speech(services, stack)
     services.chat = _chat(services)
+    services.messaging = _messaging(services)
+    stack.push_async_callback(services.messaging.stop)
 
 
 def _indexes(services: Services, stack: AsyncExitStack) -> None:
@@ -255,6 +259,21 @@ def _chat(services: Services) -> ChatService:
         queue=s.chat_queue, sites=parse_sites(s.chat_sites.get_secret_value()),
         signature_max_age=s.chat_signature_max_age,
     )  # fmt: skip
+
+
+def _messaging(services: Services) -> MessagingService:
+    """External channels' users as chat visitors, replies out through them."""
+    from callcenter.messaging.channels import parse_channels
+    from callcenter.messaging.service import MessagingService, Policy
+
+    s = services.settings
+    assert services.chat is not None
+    policy = Policy(timeout=s.messaging_timeout, max_attempts=s.messaging_max_attempts,
+                    retry_initial=s.messaging_retry_initial, retry_max=s.messaging_retry_max,
+                    max_skew=s.messaging_max_skew)  # fmt: skip
+    channels = parse_channels(s.messaging_channels.get_secret_value())
+    return MessagingService(channels, services.chat, services.db, services.bus,
+                            clock=services.clock, policy=policy)  # fmt: skip
 
 
 def _sensitive(services: Services) -> SensitiveService:

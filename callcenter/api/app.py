@@ -28,6 +28,7 @@ from callcenter.api.routes import (
     ivr,
     kb,
     mail,
+    messaging,
     portal,
     quality,
     reports,
@@ -84,6 +85,8 @@ def create_app(
                 await services.sla.start()  # tickets' SLA clocks: the server's alone too
             if services.sensitive is not None:
                 await services.sensitive.start()  # follows list changes of every process
+            if services.messaging is not None:
+                await services.messaging.start()  # replies out through external channels
             collector: asyncio.Task[None] | None = None
             if freeze_at_start:
                 policy = CollectorPolicy()
@@ -99,6 +102,8 @@ def create_app(
                     await services.sla.stop()
                 if services.sensitive is not None:
                     await services.sensitive.stop()
+                if services.messaging is not None:
+                    await services.messaging.stop()
 
     app = FastAPI(
         title="Call center",
@@ -123,5 +128,6 @@ def create_app(
     app.include_router(transcripts.router)
     app.include_router(chat.router)
     app.include_router(chat_ws.router)
+    app.include_router(messaging.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -1,0 +1,1 @@
+"""External messaging channels (WeChat official accounts, signed webhooks) as chats."""
