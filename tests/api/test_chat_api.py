@@ -1,6 +1,6 @@
 """Web chat over the real app, the bot off (test_chat_bot_api.py has it on): the
-visitor's websocket protocol, resume after a cut socket, signed identities, routing with capacity, offline messages, CSAT, notes,
-visibility and files (docs/chat.md)."""
+visitor's websocket protocol, resume after a cut socket, signed identities, routing with
+capacity, offline messages, CSAT, notes, visibility and files (docs/chat.md)."""
 
 from __future__ import annotations
 
