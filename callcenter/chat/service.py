@@ -704,6 +704,12 @@ class ChatService:
             raise ChatConflict("the chat has ended already")
         await self._end(conversation_id, "agent", viewer.user_id)
 
+    async def ticket_made(self, conversation_id: int, ticket_id: int) -> None:
+        """A ticket was made from the chat (chat/tickets.py): its agents' pages show it."""
+        self._members.pop(conversation_id, None)
+        agents = await self._agents_of(conversation_id)
+        await self._publish("chat.ticket", conversation_id, agents, ticket_id=ticket_id)
+
     # ---- routing's side (ChannelOffers) --------------------------------------------
 
     async def offered(self, offer: Offer) -> None:
