@@ -10,6 +10,7 @@ agent; chats share it up to the agent's chat capacity), this service shows the o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -126,6 +127,7 @@ class ChatService:
         self.hub = ChatHub()
         self.bot = bot  # with it, new chats start in state `bot` (docs/chat.md)
         self.sensitive = sensitive  # every text message is checked (alerts to supervisors)
+        self.ticket_lock = asyncio.Lock()  # chat -> ticket, one at a time (chat/tickets.py)
         self._tasks: dict[int, str] = {}  # conversation -> its routing task now
         self._handoffs: dict[int, int] = {}  # conversation -> transfers so far
         self._names: dict[int, str] = {}  # agents' display names, for the visitor

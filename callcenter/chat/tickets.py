@@ -11,7 +11,6 @@ the ticket made by the first (`ChatTicketResult.created` False).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,9 +64,6 @@ class ChatTicketResult:
 
 
 class ChatTickets:
-    # One ticket per chat, also for two clicks at once: creation is serialized per chat.
-    _locks: dict[int, asyncio.Lock] = {}  # noqa: RUF012 (shared by every instance on purpose)
-
     def __init__(
         self, chat: ChatService, tickets: TicketService, *, zone: ZoneInfo, language: str
     ) -> None:
@@ -80,8 +76,9 @@ class ChatTickets:
         viewer: Viewer,
     ) -> ChatTicketResult:  # fmt: skip
         """ChatNotFound for a chat `viewer` may not see; the ticket service's refusals."""
-        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
-        async with lock:
+        # One ticket per chat, also for two clicks at once: tickets from chats are made one
+        # at a time (a rare, human-paced action), each after looking for an earlier one.
+        async with self.chat.ticket_lock:
             conversation = await self.chat.get(conversation_id, viewer)
             if conversation["ticket_id"] is not None:
                 try:
