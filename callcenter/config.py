@@ -177,6 +177,7 @@ class Settings(BaseSettings):
     chat_signature_max_age: int = Field(default=24 * 3600, ge=60)  # seconds
     chat_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=1024**3)
     chat_file_types: str = "png,jpg,jpeg,gif,webp,pdf,txt"
+    chat_bot: bool = True  # new chats start with the bot (state bot), docs/chat.md
     # External messaging channels (docs/messaging.md): a JSON list of WeChat official
     # accounts and signed webhooks, secrets included (hence a secret setting).
     messaging_channels: SecretStr = SecretStr("")

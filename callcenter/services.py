@@ -258,6 +258,8 @@ def _chat(services: Services) -> ChatService:
         services.db, services.bus, services.clock, services.routing, services.agents,
         queue=s.chat_queue, sites=parse_sites(s.chat_sites.get_secret_value()),
         signature_max_age=s.chat_signature_max_age,
+        bot=services.bot.bot if services.bot is not None and s.chat_bot else None,
+        sensitive=services.sensitive,
     )  # fmt: skip
 
 

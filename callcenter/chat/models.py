@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 STATES = ("bot", "queued", "active", "ended", "offline")
@@ -104,6 +113,20 @@ class ChatConversation(SQLModel, table=True):
     # A leave-a-message form (state offline): how to answer.
     contact_name: str = Field(default="", max_length=200)
     contact_email: str = Field(default="", max_length=255)
+    # The bot (state `bot`): its failed turns in a row, and why it handed over.
+    bot_failed_turns: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    handoff_reason: str = Field(
+        default="", sa_column=Column(String(32), nullable=False, server_default="")
+    )
+    # The ticket made from this chat ("Create ticket"): one per conversation.
+    ticket_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("tickets.id", name="fk_chat_conversations_ticket"), nullable=True
+        ),
+    )
 
 
 class ChatMessage(SQLModel, table=True):
@@ -130,6 +153,8 @@ class ChatMessage(SQLModel, table=True):
         ),
     )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # A bot message's reply: kind, entry_id, confidence, suggestions, handoff_reason.
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ChatFile(SQLModel, table=True):

@@ -65,6 +65,7 @@ def new_conversation(
 def store_message(
     conn: Connection, conversation_id: int, sender: tuple[str, int | None],
     content: tuple[str, str], now: datetime, *, file_id: int | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Frame:  # fmt: skip
     """The next seq of the conversation, taken in this transaction: gapless, unique."""
     sender_kind, sender_id = sender
@@ -75,7 +76,7 @@ def store_message(
     ).scalar_one()  # fmt: skip
     values = {"conversation_id": conversation_id, "seq": seq, "sender_kind": sender_kind,
               "sender_id": sender_id, "kind": kind, "body": body, "file_id": file_id,
-              "created_at": now}  # fmt: skip
+              "created_at": now, "meta": meta}  # fmt: skip
     conn.execute(insert(MESSAGES).values(**values))
     frame = message_frame(values)
     if file_id is not None:
@@ -94,6 +95,8 @@ def message_frame(row: Mapping[Any, Any]) -> Frame:
         "sender": row["sender_kind"], "sender_id": row["sender_id"], "kind": row["kind"],
         "body": row["body"], "at": iso(row["created_at"]),
     }  # fmt: skip
+    if row.get("meta"):
+        frame["meta"] = dict(row["meta"])
     if row.get("file_id") is not None and row.get("filename") is not None:
         frame["file"] = {"id": row["file_id"], "filename": row["filename"],
                          "size": row["size"], "content_type": row["content_type"]}  # fmt: skip
@@ -112,6 +115,8 @@ def conversation_view(row: Any) -> dict[str, Any]:
         "referrer": m["referrer"], "landing": m["landing"],
         "search_keywords": m["search_keywords"], "utm": dict(m["utm"] or {}),
         "contact_name": m["contact_name"], "contact_email": m["contact_email"],
+        "bot_failed_turns": m["bot_failed_turns"], "handoff_reason": m["handoff_reason"],
+        "ticket_id": m["ticket_id"],
     }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ agent; chats share it up to the agent's chat capacity), this service shows the o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -32,6 +33,10 @@ from callcenter.db import Database
 from callcenter.events import Event, EventBus
 from callcenter.routing.model import Offer, Task
 from callcenter.routing.service import RoutingService
+
+if TYPE_CHECKING:
+    from callcenter.bot.bot import Bot, BotReply
+    from callcenter.sensitive.service import SensitiveService
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,8 @@ class ChatService:
         queue: str = "chat",
         sites: Mapping[str, str] | None = None,
         signature_max_age: int = 86400,
+        bot: Bot | None = None,
+        sensitive: SensitiveService | None = None,
     ) -> None:
         self.db, self.bus, self.clock = db, bus, clock
         self.routing, self.agents = routing, agents
@@ -118,6 +125,9 @@ class ChatService:
         self.sites = dict(sites or {})
         self.signature_max_age = signature_max_age
         self.hub = ChatHub()
+        self.bot = bot  # with it, new chats start in state `bot` (docs/chat.md)
+        self.sensitive = sensitive  # every text message is checked (alerts to supervisors)
+        self.ticket_lock = asyncio.Lock()  # chat -> ticket, one at a time (chat/tickets.py)
         self._tasks: dict[int, str] = {}  # conversation -> its routing task now
         self._handoffs: dict[int, int] = {}  # conversation -> transfers so far
         self._names: dict[int, str] = {}  # agents' display names, for the visitor
@@ -230,10 +240,11 @@ class ChatService:
 
     async def visitor_send(
         self, visitor: VisitorSession, body: str, *, file_id: int | None = None,
-        source: Source | None = None, client_id: str = "",
+        source: Source | None = None, client_id: str = "", meta: dict[str, Any] | None = None,
     ) -> Frame:  # fmt: skip
-        """Store the visitor's message (starting a conversation when none is open);
-        a message resent with the same `client_id` is the one already stored."""
+        """Store the visitor's message (starting a conversation when none is open: the
+        bot's when there is a bot, else queued for an agent); a message resent with the
+        same `client_id` is the one already stored. The bot's reply is `bot_reply`."""
         key = (visitor.visitor_id, client_id[:64])
         if client_id and key in self._recent:
             return self._recent[key]
@@ -244,6 +255,7 @@ class ChatService:
             raise ChatInvalid(f"at most {MAX_BODY} characters", "body")
         now = self.clock.now()
         src = source or Source()
+        first_state = "bot" if self.bot is not None else "queued"
 
         def store(conn: Connection) -> tuple[Frame, bool]:
             if file_id is not None:
@@ -261,14 +273,14 @@ class ChatService:
             created = row is None
             if row is None:
                 conversation_id = chat_rows.new_conversation(
-                    conn, visitor, queue=self.queue, state="queued", now=now, source=src
+                    conn, visitor, queue=self.queue, state=first_state, now=now, source=src
                 )
             else:
                 conversation_id = row.id
             kind = "attachment" if file_id is not None else "text"
             message = chat_rows.store_message(
                 conn, conversation_id, ("visitor", visitor.visitor_id), (kind, body), now,
-                file_id=file_id,
+                file_id=file_id, meta=meta,
             )  # fmt: skip
             return message, created
 
@@ -278,9 +290,108 @@ class ChatService:
             while len(self._recent) > RECENT_CLIENT_IDS:
                 self._recent.popitem(last=False)
         await self._delivered(message)
-        if created:
+        await self._check_words(message, None)
+        if created and first_state == "queued":
             await self._route(message["conversation_id"], visitor)
         return message
+
+    # ---- the bot -------------------------------------------------------------------
+
+    async def visitor_choose(
+        self, visitor: VisitorSession, entry_id: int, client_id: str = ""
+    ) -> Frame:
+        """The visitor clicked a "did you mean" button: stored as their message (the
+        question they chose, so the transcript reads right); `bot_reply` answers it."""
+        current = await self.current(visitor.visitor_id)
+        if current is None or current["state"] != "bot":
+            raise ChatConflict("the bot is not in this chat", "entry_id")
+        question = await self._offered_question(current["id"], entry_id)
+        if question is None:
+            raise ChatInvalid("not one of the suggestions offered", "entry_id")
+        return await self.visitor_send(visitor, question, client_id=client_id,
+                                       meta={"chose": entry_id})  # fmt: skip
+
+    async def bot_reply(self, visitor: VisitorSession, message: Frame) -> None:
+        """The bot's turn on the visitor's message, when the chat is the bot's and the
+        message is still its latest (a resent message, or one the next has overtaken,
+        is not answered twice). A hand-off queues the chat and routes it."""
+        if self.bot is None or message["sender"] != "visitor" or message["kind"] != "text":
+            return
+        conversation_id = message["conversation_id"]
+        async with self.db.engine.connect() as conn:
+            row = await self._row(conn, conversation_id)
+        if row is None or row.state != "bot" or row.last_seq != message["seq"]:
+            return
+        from callcenter.bot.bot import BotContext
+
+        context = BotContext(conversation_id=str(conversation_id),
+                             failed_turns=row.bot_failed_turns, customer_id=row.customer_id,
+                             visitor_id=str(row.visitor_id))  # fmt: skip
+        chose = (message.get("meta") or {}).get("chose")
+        if isinstance(chose, int):
+            reply = await self.bot.choose(context, chose)
+        else:
+            reply = await self.bot.turn(context, message["body"])
+        await self._bot_said(conversation_id, visitor, reply)
+
+    async def _bot_said(
+        self, conversation_id: int, visitor: VisitorSession, reply: BotReply
+    ) -> None:
+        now = self.clock.now()
+        meta = {k: v for k, v in reply.as_dict().items() if k != "text"}
+
+        def store(conn: Connection) -> Frame | None:
+            row = conn.execute(
+                select(CONVERSATIONS.c.state).where(CONVERSATIONS.c.id == conversation_id)
+            ).first()
+            if row is None or row.state != "bot":
+                return None  # handed over meanwhile, or ended
+            values: dict[str, Any] = {"bot_failed_turns": reply.failed_turns}
+            if reply.kind == "handoff":
+                values |= {"state": "queued", "handoff_reason": reply.handoff_reason or ""}
+            conn.execute(
+                update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**values)
+            )
+            return chat_rows.store_message(conn, conversation_id, ("bot", None),
+                                           ("text", reply.text), now, meta=meta)  # fmt: skip
+
+        message = await self.db.write(store)
+        if message is None:
+            return
+        await self._delivered(message)
+        if reply.kind == "handoff":
+            self.hub.publish(conversation_id, {"type": "state", "state": "queued",
+                                               "online": self.online()})  # fmt: skip
+            await self._publish("chat.handoff", conversation_id, [],
+                                reason=reply.handoff_reason)  # fmt: skip
+            await self._route(conversation_id, visitor)
+
+    async def _offered_question(self, conversation_id: int, entry_id: int) -> str | None:
+        """The question of `entry_id` if the bot's last message offered it."""
+        async with self.db.engine.connect() as conn:
+            meta = (
+                await conn.execute(
+                    select(MESSAGES.c.meta)
+                    .where(MESSAGES.c.conversation_id == conversation_id,
+                           MESSAGES.c.sender_kind == "bot")
+                    .order_by(MESSAGES.c.seq.desc()).limit(1)
+                )
+            ).scalar()  # fmt: skip
+        for suggestion in (meta or {}).get("suggestions", []):
+            if suggestion.get("entry_id") == entry_id:
+                return str(suggestion.get("question", ""))[:MAX_BODY] or None
+        return None
+
+    async def _check_words(self, message: Frame, agent_id: int | None) -> None:
+        """Sensitive words in a text message: alerts stored and sent to supervisors."""
+        if self.sensitive is None or message["kind"] != "text" or not message["body"]:
+            return
+        from callcenter.bot.intent import detect_language
+
+        body = message["body"]
+        await self.sensitive.check("chat", str(message["conversation_id"]),
+                                   ref=str(message["seq"]), text=body,
+                                   language=detect_language(body), agent_id=agent_id)  # fmt: skip
 
     async def leave_message(
         self, visitor: VisitorSession, name: str, email: str, body: str, source: Source
@@ -499,6 +610,7 @@ class ChatService:
 
         message = await self.db.write(store)
         await self._delivered(message)
+        await self._check_words(message, viewer.user_id)
         return message
 
     async def agent_typing(self, conversation_id: int, viewer: Viewer, on: bool) -> None:
@@ -593,6 +705,12 @@ class ChatService:
         if row.state not in OPEN:
             raise ChatConflict("the chat has ended already")
         await self._end(conversation_id, "agent", viewer.user_id)
+
+    async def ticket_made(self, conversation_id: int, ticket_id: int) -> None:
+        """A ticket was made from the chat (chat/tickets.py): its agents' pages show it."""
+        self._members.pop(conversation_id, None)
+        agents = await self._agents_of(conversation_id)
+        await self._publish("chat.ticket", conversation_id, agents, ticket_id=ticket_id)
 
     # ---- routing's side (ChannelOffers) --------------------------------------------
 

@@ -23,7 +23,8 @@
          offline_saved: "Thank you, we received your message.", rate: "How did we do?",
          comment: "Anything to add? (optional)", submit: "Submit", rated: "Thank you for your feedback!",
          reconnecting: "Reconnecting…", close: "Close", end: "End chat", agent: "Agent", new_chat: "New chat",
-         file_too_large: "The file is too large", file_refused: "This file type is not accepted"},
+         file_too_large: "The file is too large", file_refused: "This file type is not accepted",
+         bot: "Assistant", person: "Talk to a person", ask_person: "agent"},
     zh: {title: "在线客服", placeholder: "请输入消息…", send: "发送", attach: "发送文件",
          waiting: "正在为您转接客服…", typing: "正在输入…", joined: "已加入会话",
          transferred: "正在为您转接…", ended_by_agent: "客服已结束会话",
@@ -33,7 +34,8 @@
          offline_saved: "谢谢，我们已收到您的留言。", rate: "请为本次服务评分",
          comment: "还有什么想说的？（选填）", submit: "提交", rated: "感谢您的评价！",
          reconnecting: "正在重新连接…", close: "关闭", end: "结束会话", agent: "客服", new_chat: "新会话",
-         file_too_large: "文件过大", file_refused: "不支持该文件类型"},
+         file_too_large: "文件过大", file_refused: "不支持该文件类型",
+         bot: "智能助手", person: "转人工", ask_person: "转人工"},
   }[lang];
   const store = {
     get: key => localStorage.getItem(`cc-chat:${site}:${key}`),
@@ -77,6 +79,10 @@
     .m.visitor { align-self: flex-end; background: #1f6feb; color: #fff; }
     .m.visitor.pending { opacity: .6; }
     .m.agent, .m.bot { align-self: flex-start; background: #eef1f5; }
+    .m.bot { background: #fff7e0; border-left: 3px solid #f5a623; }
+    .suggest { display: flex; flex-direction: column; gap: 4px; margin-top: 6px; }
+    .suggest button { text-align: left; background: #fff; color: #1f6feb; border: 1px solid #1f6feb; border-radius: 6px; padding: 4px 8px; cursor: pointer; }
+    .person { align-self: center; margin: 0 10px 4px; background: #fff; color: #1f6feb; border: 1px solid #1f6feb; border-radius: 14px; padding: 3px 12px; cursor: pointer; font-size: 12px; }
     .m .who { display: block; font-size: 11px; color: #667; margin-bottom: 2px; }
     .m.system { align-self: center; background: none; color: #778; font-size: 12px; }
     .m a { color: inherit; }
@@ -109,6 +115,7 @@
         `<button type="button" data-score="${n}" aria-label="${n}">★</button>`).join("")}</div>
         <textarea name="comment" placeholder="${TEXT.comment}" maxlength="2000"></textarea>
         <button class="primary">${TEXT.submit}</button></form></div>
+    <button class="person hidden" type="button">${TEXT.person}</button>
     <form class="compose">
       <button class="clip" type="button" title="${TEXT.attach}">📎</button>
       <input type="file" class="hidden">
@@ -120,7 +127,7 @@
   const input = compose.elements.body;
 
   // ---- conversation state ------------------------------------------------------------
-  let ws = null, welcomed = false, online = true, state = null, score = 0;
+  let ws = null, welcomed = false, online = true, state = null, score = 0, botOn = false;
   let lastSeq = 0;  // the highest seq shown; what a reconnect asks after
   let conversationId = Number(store.get("conversation")) || null;
   const pending = new Map();  // client id -> {body, file_id, element}: sent, not acked yet
@@ -129,9 +136,12 @@
   function setStatus(text) { status.textContent = text || ""; }
   function showState() {
     const ended = state === "ended";
-    $(".end").classList.toggle("hidden", !(state === "queued" || state === "active"));
+    $(".end").classList.toggle("hidden", !(state === "bot" || state === "queued" || state === "active"));
     $(".csat").classList.toggle("hidden", !(ended && score === 0));
-    const offline = !online && !conversationId && state !== "ended";
+    // With the bot, the visitor chats with it even when nobody is in: the message form
+    // comes when the bot hands over to nobody.
+    const offline = !online && state !== "ended" && (botOn ? state === "queued" : !conversationId);
+    $(".person").classList.toggle("hidden", !botOn || !(state === "bot" || state === null) || offline);
     $(".offline").classList.toggle("hidden", !offline);
     compose.classList.toggle("hidden", offline || (ended && score === 0));
     if (state === "queued") setStatus(TEXT.waiting);
@@ -145,7 +155,8 @@
       div.textContent = frame.body === "joined" ? `${frame.name || TEXT.agent} ${TEXT.joined}` : (TEXT[frame.body] || frame.body);
     } else {
       if (frame.sender === "agent" || frame.sender === "bot") {
-        div.append(Object.assign(document.createElement("span"), {className: "who", textContent: frame.name || TEXT.agent}));
+        const who = frame.sender === "bot" ? TEXT.bot : (frame.name || TEXT.agent);
+        div.append(Object.assign(document.createElement("span"), {className: "who", textContent: who}));
       }
       if (frame.file) {
         const link = Object.assign(document.createElement("a"), {
@@ -156,6 +167,17 @@
         if (frame.body) div.append(document.createElement("br"));
       }
       div.append(document.createTextNode(frame.body || ""));
+      const offered = frame.sender === "bot" && frame.meta && frame.meta.suggestions;
+      if (offered && offered.length) {  // "did you mean" buttons: the bot answers that entry
+        const box = Object.assign(document.createElement("div"), {className: "suggest"});
+        for (const s of offered) {
+          const b = Object.assign(document.createElement("button"), {type: "button", textContent: s.question});
+          b.dataset.entry = s.entry_id;
+          b.onclick = () => { if (state === "bot") sendMessage(s.question, null, {type: "choose", entry_id: s.entry_id}); };
+          box.append(b);
+        }
+        div.append(box);
+      }
     }
     if (frame.seq) div.dataset.seq = frame.seq;
     if (pendingId) { div.classList.add("pending"); div.dataset.client = pendingId; }
@@ -175,9 +197,9 @@
     return false;
   }
 
-  function sendMessage(body, fileId) {
+  function sendMessage(body, fileId, choice) {
     const clientId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    const frame = {type: "message", body, client_id: clientId};
+    const frame = choice ? {...choice, client_id: clientId} : {type: "message", body, client_id: clientId};
     if (fileId) frame.file_id = fileId.id;
     const element = bubble({sender: "visitor", body, file: fileId || null}, {pendingId: clientId});
     pending.set(clientId, {frame, element});
@@ -216,6 +238,7 @@
         welcomed = true;
         store.set("token", frame.token);
         online = frame.online;
+        botOn = !!frame.bot;
         const conv = frame.conversation;
         if (!conv || conv.id !== conversationId) {
           // Another conversation than the one shown (or none): start the log afresh.
@@ -233,7 +256,7 @@
       case "ack": {
         const sent = pending.get(frame.client_id);
         pending.delete(frame.client_id);
-        if (!conversationId) { conversationId = frame.conversation_id; store.set("conversation", conversationId); state = "queued"; showState(); }
+        if (!conversationId) { conversationId = frame.conversation_id; store.set("conversation", conversationId); state = botOn ? "bot" : "queued"; showState(); }
         if (sent) { sent.element.classList.remove("pending"); sent.element.dataset.seq = frame.seq; }
         // Messages before this one not shown yet arrive as msg frames first (the server
         // orders them); this one is shown already.
@@ -249,6 +272,7 @@
       }
       case "state": {
         state = frame.state;
+        if (frame.online !== undefined) online = frame.online;
         showState();
         break;
       }
@@ -284,6 +308,7 @@
   };
   $(".close").onclick = () => panel.classList.remove("open");
   $(".end").onclick = () => send({type: "end"});
+  $(".person").onclick = () => sendMessage(TEXT.ask_person);
   compose.onsubmit = event => {
     event.preventDefault();
     const body = input.value.trim();

@@ -11,8 +11,13 @@ I18n.init({
   ended_by_visitor: "访客结束了会话", ended_by_system: "会话已结束", typing: "访客正在输入…",
   ended: "已结束", rated: "评分", visits: "访问次数", from: "来源", search: "搜索词", page: "页面",
   internal: "内部备注", invite: "邀请同事加入", transfer: "转给同事", internal_title: "同事（内部会话）",
-  send_colleague: "发送", me: "我",
-}, {accept: "Accept", decline: "Decline", new_chat: "New chat", online: "online",
+  send_colleague: "发送", me: "我", bot: "机器人", make_ticket: "创建工单", ticket: "工单",
+  handoff: "机器人转人工", asked_for_human: "访客要求人工", failed_turns: "机器人多次未能回答",
+  low_confidence: "机器人无把握", sensitive: "敏感词",
+}, {bot: "Bot", ticket: "Ticket", make_ticket: "Create ticket", handoff: "handed over by the bot",
+    asked_for_human: "the visitor asked for a person", failed_turns: "the bot failed to answer",
+    low_confidence: "the bot was unsure", sensitive: "a sensitive word",
+    accept: "Accept", decline: "Decline", new_chat: "New chat", online: "online",
     away: "offline (visitors see the message form)", visitor: "Visitor", joined: "joined the chat",
     transferred: "The chat was transferred", ended_by_agent: "The agent ended the chat",
     ended_by_visitor: "The visitor ended the chat", ended_by_system: "The chat has ended",
@@ -33,7 +38,7 @@ function line(m) {
     div.textContent = m.body === "joined" ? `${m.name || ""} ${t("joined")}` : t(m.body);
     return div;
   }
-  const who = m.sender === "visitor" ? t("visitor") : (m.name || "");
+  const who = m.sender === "visitor" ? t("visitor") : m.sender === "bot" ? t("bot") : (m.name || "");
   div.append(Object.assign(document.createElement("small"), {textContent: m.kind === "note" ? `${who} · ${t("internal")}` : who}));
   if (m.file) {
     div.append(Object.assign(document.createElement("a"), {textContent: `📄 ${m.file.filename}`, href: "#",
@@ -68,7 +73,9 @@ function showVisitor(conv) {
   if (conv.referrer) parts.push(`${t("from")}: ${conv.referrer}`);
   if (conv.search_keywords) parts.push(`${t("search")}: ${conv.search_keywords}`);
   if (conv.state === "ended") parts.push(t("ended") + (conv.csat_score ? ` · ${t("rated")} ${conv.csat_score}/5` : ""));
+  if (conv.handoff_reason) parts.push(`${t("handoff")}: ${t(conv.handoff_reason)}`);
   $("visitor").textContent = parts.join(" · ");
+  showTicket(conv);
   const open = conv.state === "active" && conv.agents.includes(meId);
   for (const name of ["body", "send", "note", "end"]) $("compose").elements[name].disabled = !open && name !== "note";
 }
@@ -124,7 +131,9 @@ async function refresh() {
     li.onclick = async () => {
       const full = await (await api(`/api/chats/${conv.id}`)).json();
       li.textContent = `#${conv.id} ${conv.contact_name} <${conv.contact_email}>: ${full.messages.map(m => m.body).join(" / ")}`;
+      li.append(" ", ticketButton(conv.id, li));
     };
+    li.append(" ", ticketButton(conv.id, li, conv.ticket_id));
     return li;
   }));
   renderTabs();
@@ -157,6 +166,40 @@ async function onEvent(event) {
       if (id === current && event.type === "chat.message") $("typing").textContent = "";
   }
 }
+
+// ---- a ticket from the chat (one per chat: a second click shows the same ticket) --------
+
+function ticketAnchor(ticketId) {
+  return Object.assign(document.createElement("a"), {href: `/tickets.html#ticket=${ticketId}`,
+    textContent: `${t("ticket")} #${ticketId}`, className: "ticket-link"});
+}
+
+async function makeTicket(id) {
+  const ticket = await (await api(`/api/chats/${id}/ticket`, {method: "POST", body: {}})).json();
+  return ticket.id;
+}
+
+function ticketButton(id, li, ticketId) {
+  if (ticketId) return ticketAnchor(ticketId);
+  const b = Object.assign(document.createElement("button"), {type: "button", textContent: t("make_ticket")});
+  b.onclick = async event => {
+    event.stopPropagation();
+    try { b.replaceWith(ticketAnchor(await makeTicket(id))); } catch (e) { $("message").textContent = e.message; }
+  };
+  return b;
+}
+
+function showTicket(conv) {
+  const link = $("ticket-link");
+  link.hidden = !conv.ticket_id;
+  if (conv.ticket_id) { link.href = `/tickets.html#ticket=${conv.ticket_id}`; link.textContent = `${t("ticket")} #${conv.ticket_id}`; }
+}
+
+$("make-ticket").onclick = async () => {
+  if (current == null) return;
+  try { await makeTicket(current); } catch (e) { $("message").textContent = e.message; return; }
+  showTicket(await load(current));
+};
 
 async function send(kind) {
   const input = $("compose").elements.body;

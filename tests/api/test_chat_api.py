@@ -1,6 +1,6 @@
-"""Web chat over the real app: the visitor's websocket protocol, resume after a cut
-socket, signed identities, routing with capacity, offline messages, CSAT, notes,
-visibility and files (docs/chat.md)."""
+"""Web chat over the real app, the bot off (test_chat_bot_api.py has it on): the
+visitor's websocket protocol, resume after a cut socket, signed identities, routing with
+capacity, offline messages, CSAT, notes, visibility and files (docs/chat.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ USERS = [("boss", "admin"), ("sup", "supervisor"), ("amy", "agent"), ("bob", "ag
 @pytest.fixture
 def client(tmp_path) -> Iterator[TestClient]:
     with app_client(tmp_path, USERS, routing_file=routing_file(tmp_path),
-                    chat_sites=f"shop={SECRET}") as c:  # fmt: skip
+                    chat_sites=f"shop={SECRET}", chat_bot=False) as c:  # fmt: skip
         yield c
 
 

@@ -75,15 +75,23 @@ def site_clock() -> Clock | None:
 
 
 @pytest.fixture(scope="module")
+def site_settings() -> dict[str, Any]:
+    """Settings of the server besides the defaults: a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def running_site(
-    tmp_path_factory: pytest.TempPathFactory, site_clock: Clock | None
+    tmp_path_factory: pytest.TempPathFactory,
+    site_clock: Clock | None,
+    site_settings: dict[str, Any],
 ) -> Iterator[Site]:
     data = tmp_path_factory.mktemp("site")
     env = clean_env(CALLCENTER_DATA_DIR=str(data))
     for name, role in (("boss", "admin"), ("sup", "supervisor"), ("amy", "agent")):
         created = run_cli(env, "users", "create", name, "--role", role, "--password", PASSWORD)
         assert created.returncode == 0, created.stderr
-    settings = Settings(_env_file=None, data_dir=data, http_port=free_port())  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data, http_port=free_port(), **site_settings)  # type: ignore[call-arg]
     app = create_app(settings, with_pbx=False, clock=site_clock)
     config = uvicorn.Config(app, port=settings.http_port, log_level="warning")
     server = uvicorn.Server(config)

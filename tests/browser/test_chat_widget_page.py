@@ -4,9 +4,18 @@ and the visitor rates it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 
 from tests.browser.conftest import open_as, token
+
+
+@pytest.fixture(scope="module")
+def site_settings() -> dict[str, Any]:
+    """Straight to an agent: the bot's part is test_chat_bot_flow.py."""
+    return {"chat_bot": False}
 
 
 def test_a_visitor_and_an_agent_chat_and_the_visitor_rates(site, browser):

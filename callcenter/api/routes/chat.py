@@ -10,17 +10,20 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from callcenter.api.deps import ServicesDep, invalid, require
 from callcenter.api.multipart import FormRefused, read_form
 from callcenter.api.routes.ticket_content import DOWNLOAD_HEADERS, ENVELOPE_BYTES
+from callcenter.api.routes.tickets import _done
 from callcenter.auth.permissions import Permission, Principal
 from callcenter.chat.internal import InternalChat
 from callcenter.chat.service import ChatError, ChatService, Viewer
+from callcenter.chat.tickets import ChatTicket, ChatTickets
 from callcenter.services import Services
+from callcenter.tickets.access import TicketScope
 from callcenter.tickets.attachment_kinds import parse_allowed
 from callcenter.tickets.attachment_store import AttachmentRefused, AttachmentStore, human_size
 
@@ -258,3 +261,26 @@ async def join(
 async def end(conversation_id: int, services: ServicesDep, who: Agent) -> None:
     """The visitor is asked to rate the chat (1-5 and a comment)."""
     await answer(chat_of(services).end(conversation_id, viewer_of(who)))
+
+
+TicketWriter = Annotated[
+    Principal,
+    Depends(require(Permission.TICKETS_READ, Permission.TICKETS_MANAGE, Permission.CALLS_READ_OWN)),
+]
+
+
+@router.post("/chats/{conversation_id}/ticket", status_code=status.HTTP_201_CREATED)
+async def make_ticket(
+    conversation_id: int, body: ChatTicket, response: Response, services: ServicesDep,
+    who: TicketWriter,
+) -> dict[str, Any]:  # fmt: skip
+    """A ticket from the chat (an offline message too), its transcript the description,
+    linked as the chat's `ticket_id`. Again: the same ticket, 200."""
+    settings = services.settings
+    tickets = ChatTickets(chat_of(services), services.tickets(), zone=settings.zone,
+                          language=settings.default_language)  # fmt: skip
+    work = tickets.from_chat(conversation_id, body, who, TicketScope.of(who), viewer_of(who))
+    result = await answer(_done(work))
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return result.ticket

@@ -164,6 +164,14 @@ class VisitorConnection:
                 client_id=client_id,
             )  # fmt: skip
             await self.acked(message, client_id)
+            await self.chat.bot_reply(self.visitor, message)
+        elif kind == "choose":  # a "did you mean" button
+            entry_id = data.get("entry_id")
+            if not isinstance(entry_id, int):
+                raise Refused("entry_id must be a number")
+            message = await self.chat.visitor_choose(self.visitor, entry_id, client_id)
+            await self.acked(message, client_id)
+            await self.chat.bot_reply(self.visitor, message)
         elif kind == "typing":
             if self.conversation_id is not None:
                 on = bool(data.get("on", True))
@@ -220,6 +228,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
     await conn.send({
         "type": "welcome", "token": visitor.token, "visitor_id": visitor.visitor_id,
         "returning": visitor.returning, "name": visitor.name, "online": chat.online(),
+        "bot": chat.bot is not None,
         "conversation": _summary(current),
     })  # fmt: skip
     sender = asyncio.create_task(conn.pump())
