@@ -93,9 +93,11 @@ def client(tmp_path, receiver, wx) -> Iterator[TestClient]:
         {"kind": "wechat", "name": "gzh", "token": WX_TOKEN, "app_id": "wx-app",
          "app_secret": "wx-secret", "api_base": wx[1].url, "welcome": "欢迎关注"},
     ]  # fmt: skip
+    # Straight to agents: these tests are about the channels, the bot's turn in a chat is
+    # tests/api/test_chat_bot_api.py's (its replies go out like an agent's: not the visitor's).
     with app_client(tmp_path, USERS, routing_file=routing_file(tmp_path),
                     messaging_channels=json.dumps(channels), messaging_retry_initial=0.05,
-                    messaging_max_attempts=3) as c:  # fmt: skip
+                    messaging_max_attempts=3, chat_bot=False) as c:  # fmt: skip
         yield c
 
 
