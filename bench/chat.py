@@ -254,9 +254,10 @@ async def close_all(visitors: list[Visitor]) -> None:
 async def chat_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     routing = work / "routing.yaml"
     routing.write_text(ROUTING)
+    # Visitors straight to agents (no bot): what is measured is people's chat.
     settings = Settings(_env_file=None, env="test", data_dir=work / "data",  # type: ignore[call-arg]
                         http_port=free_port(), routing_file=routing,
-                        flows_dir=work / "no-flows")  # fmt: skip
+                        flows_dir=work / "no-flows", chat_bot=False)  # fmt: skip
     password = secrets.token_urlsafe(12)
     server = ServerProcess(settings, work / "server.log")
     server.start = lambda timeout=30: _start_no_pbx(server, timeout, args.server_gc)  # type: ignore[method-assign]
