@@ -51,9 +51,31 @@ from callcenter.auth.audit import AuditMiddleware
 from callcenter.clock import Clock
 from callcenter.collector import CollectorPolicy
 from callcenter.config import Settings
-from callcenter.services import running_services
+from callcenter.services import Services, running_services
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+async def _start_server_parts(services: Services) -> None:
+    """What the server runs and a CLI command never does: the wallboard, webhooks and
+    ticket automation (`CALLCENTER_AUTOMATION_ENABLED`), SLA clocks, the sensitive-word
+    lists' follower, replies out through messaging channels."""
+    await services.wallboard.start()
+    if services.settings.automation_enabled:  # services._automation
+        assert services.webhook_dispatcher and services.ticket_automation
+        await services.webhook_dispatcher.start()
+        await services.ticket_automation.start()
+    for part in (services.sla, services.sensitive, services.messaging):
+        if part is not None:
+            await part.start()
+
+
+async def _stop_server_parts(services: Services) -> None:
+    """The parts above, before running_services stops the rest (each stop is idempotent)."""
+    await services.wallboard.stop()
+    for part in (services.sla, services.sensitive, services.messaging):
+        if part is not None:
+            await part.stop()
 
 
 def create_app(
@@ -76,17 +98,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_services(settings, clock=clock, with_pbx=with_pbx) as services:
             app.state.services = services
-            await services.wallboard.start()  # the server's alone: commands need no board
-            if settings.automation_enabled:  # the server's alone too (services._automation)
-                assert services.webhook_dispatcher and services.ticket_automation
-                await services.webhook_dispatcher.start()
-                await services.ticket_automation.start()
-            if services.sla is not None:
-                await services.sla.start()  # tickets' SLA clocks: the server's alone too
-            if services.sensitive is not None:
-                await services.sensitive.start()  # follows list changes of every process
-            if services.messaging is not None:
-                await services.messaging.start()  # replies out through external channels
+            await _start_server_parts(services)
             collector: asyncio.Task[None] | None = None
             if freeze_at_start:
                 policy = CollectorPolicy()
@@ -97,13 +109,7 @@ def create_app(
             finally:
                 if collector is not None:
                     collector.cancel()
-                await services.wallboard.stop()
-                if services.sla is not None:
-                    await services.sla.stop()
-                if services.sensitive is not None:
-                    await services.sensitive.stop()
-                if services.messaging is not None:
-                    await services.messaging.stop()
+                await _stop_server_parts(services)
 
     app = FastAPI(
         title="Call center",
