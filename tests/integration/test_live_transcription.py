@@ -209,6 +209,9 @@ async def floor(asterisk, desk_phones: list[DeskPhone], tmp_path_factory) -> Asy
     settings = asterisk.settings.model_copy(
         update={
             "http_port": free_port(),
+            # Its own database: the session's Asterisk data dir is shared with other
+            # modules, whose users (amy, bob …) would clash with this floor's.
+            "database_url": f"sqlite:///{work / 'callcenter.db'}",
             "flows_dir": flows,
             "routing_file": work / "routing.yaml",
             "speech_engine": "pocketsphinx",
