@@ -81,6 +81,13 @@ function bindLogin(form, message, onReady) {
 }
 
 // The live events websocket; the token travels as a subprotocol (browsers set no headers).
+// An element with properties and children (nodes or text), never parsed HTML.
+function make(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
 function openEvents(onEvent, types = "") {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = types ? `?types=${encodeURIComponent(types)}` : "";

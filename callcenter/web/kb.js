@@ -28,11 +28,7 @@ I18n.init(CHINESE, ENGLISH);
 
 const $ = id => document.getElementById(id);
 const t = key => I18n.t(key);
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
+const el = make;  // common.js's element builder
 let canManage = false;
 let categories = [];
 let entries = [];

@@ -29,11 +29,6 @@ const state = {me: null, reviewer: false, offset: 0, total: 0, calls: [], cards:
                call: null, agentId: null, summary: null, reviews: []};
 
 const el = id => document.getElementById(id);
-const make = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 const fmtSeconds = s => {
   if (s === null || s === undefined) return "–";
   s = Math.round(s);

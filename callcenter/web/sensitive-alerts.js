@@ -17,11 +17,6 @@ const SensitiveAlerts = (() => {
   const callLink = alert => alert.source === "call"
     ? `/transcripts.html#call=${encodeURIComponent(alert.source_id)}`
     : `/sensitive-words.html#call=${encodeURIComponent(alert.source_id)}`;
-  const make = (tag, props = {}, ...children) => {
-    const node = Object.assign(document.createElement(tag), props);
-    node.append(...children);
-    return node;
-  };
   const fmtTime = iso => new Date(iso).toLocaleString(I18n.lang === "zh" ? "zh-CN" : "en",
     {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit"});
 

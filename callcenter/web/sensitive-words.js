@@ -19,11 +19,6 @@ const ZH_MORE = {delete: "删除", sure: "确定删除这个词语？", nothing:
                  imported: "新增 {created} 个，已存在 {skipped} 个", found: "发现："};
 const t = key => (I18n.lang === "zh" && ZH_MORE[key]) || I18n.t(key);
 const el = id => document.getElementById(id);
-const make = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
 
 // A 422 shown at the field it names (the API answers [{loc: ["body", field], msg}]).
 function showError(form, error) {

@@ -4,11 +4,7 @@
 
 export const t = key => I18n.t(key);
 export const el = id => document.getElementById(id);
-export const make = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
+export const make = window.make;  // common.js's, for the modules that import it here
 export const option = (value, text, selected = false) => make("option", {value, textContent: text, selected});
 export const json = async (path, options) => (await api(path, options)).json();
 export const fmtTime = iso => iso ? new Date(iso).toLocaleString(I18n.lang === "zh" ? "zh-CN" : "en",
