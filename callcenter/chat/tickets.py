@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, insert, select, update
 
+from callcenter.auth.models import aware
 from callcenter.auth.permissions import Principal
 from callcenter.chat.rows import CONVERSATIONS, CUSTOMERS, VISITORS
 from callcenter.chat.service import ChatConflict, ChatService, Viewer
@@ -197,9 +198,4 @@ class ChatTickets:
 def _local(at: str | None, zone: ZoneInfo) -> str:
     if not at:
         return ""
-    value = datetime.fromisoformat(at)
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return aware(datetime.fromisoformat(at)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -15,11 +15,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select
 
+from callcenter.auth.models import aware
 from callcenter.calls.models import Call
 from callcenter.calls.service import CallNotFound, CallService
 from callcenter.clock import Clock
@@ -72,7 +73,7 @@ class Segment:
             id=row["id"], call_id=row["call_id"], speaker=row["speaker"],
             agent_id=row["agent_id"], start=row["start"], end=row["end"], text=row["text"],
             confidence=row["confidence"], language=row["language"], source=row["source"],
-            spoken_at=spoken if spoken.tzinfo is not None else spoken.replace(tzinfo=UTC),
+            spoken_at=aware(spoken),
         )  # fmt: skip
 
     def public(self, highlighter: Highlighter) -> dict[str, Any]:
@@ -164,8 +165,7 @@ class TranscriptStore:
         said = utterance.text.strip()
         if not said or call.id is None:
             return None
-        origin = call.answered_at or call.started_at
-        origin = origin if origin.tzinfo is not None else origin.replace(tzinfo=UTC)
+        origin = aware(call.answered_at or call.started_at)
         offset = (started_at - origin).total_seconds()
         values = {
             "call_id": call.id, "speaker": speaker, "agent_id": agent_id,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
+from callcenter.auth.models import aware
 from callcenter.speech.engine import Utterance
 from callcenter.transcripts.store import Segment, TranscriptStore
 
@@ -56,9 +57,7 @@ class VoicemailTranscriber:
         utterances = await self.pool.transcribe(pcm)
         call = await self.store.calls.call(call_id)
         started = self.store.clock.now() - timedelta(seconds=seconds)
-        answered = call.answered_at or call.started_at
-        if answered.tzinfo is None:  # SQLite gives naive datetimes back; we store UTC
-            answered = answered.replace(tzinfo=UTC)
+        answered = aware(call.answered_at or call.started_at)  # SQLite gives naive ones
         started = max(started, answered)  # never before the call was answered
         stored = []
         for utterance in utterances:

@@ -3,13 +3,14 @@ domain is in callcenter.transcripts)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from callcenter.api.deps import ServicesDep, invalid
 from callcenter.api.routes.calls import Reader, _found, _scope, _visible_or_ticketed
+from callcenter.auth.models import aware
 from callcenter.services import Services
 from callcenter.transcripts.search import Filters
 from callcenter.transcripts.store import BadQuery, TranscriptStore
@@ -49,7 +50,7 @@ async def search(
     own = _scope(principal)
     if own is not None and agent_id not in (None, own):
         raise invalid("agents search their own calls only", "agent_id", where="query")
-    since, until = _aware(since), _aware(until)
+    since, until = aware(since), aware(until)
     if since is not None and until is not None and until <= since:
         raise invalid("must be after 'from'", "to", where="query")
     store = _store(services)
@@ -71,13 +72,5 @@ async def search(
     return {"items": items}
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _utc(at: datetime) -> str:
-    aware = _aware(at)
-    assert aware is not None
-    return aware.isoformat()
+    return aware(at).isoformat()
